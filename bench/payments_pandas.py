@@ -1,0 +1,228 @@
+"""The demo Flow written by hand twice: in pandas (the baseline of bench/pushdown.py) and in SQL.
+
+Both follow the recipes of ``src/tideflow/cli/demo_project`` exactly, so their outputs can be
+compared with what ``tideflow.flow.build`` writes: prepare -> join -> window -> signals (all
+row-level, virtual in the Flow) -> card_features (split 80/20 into train and test), and
+merchant_daily -> merchant_risk.
+
+The pandas version is written the way an engineer who cares about speed would write it: integer
+arithmetic on the timestamps, one ``np.lexsort`` for the window, categoricals for the few-valued
+strings, per-card attributes attached after the aggregation instead of grouping on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+# Columns each source contributes to the Flow (only these are pulled into pandas).
+NEEDED = {
+    "transactions": ["id", "card_id", "merchant_id", "ts", "amount", "currency", "status", "channel"],
+    "cards": ["card_id", "country", "card_type"],
+    "merchants": ["merchant_id", "category", "country"],
+}
+OUTPUTS = ("card_features", "card_features_train", "card_features_test", "merchant_daily", "merchant_risk")
+
+US_PER_HOUR = 3_600_000_000
+US_PER_DAY = 24 * US_PER_HOUR
+SPLIT_SEED = 42
+SPLIT_TRAIN = 0.8
+
+
+def _round_half_away(x: np.ndarray, decimals: int) -> np.ndarray:
+    scale = 10.0**decimals
+    return np.sign(x) * np.floor(np.abs(x) * scale + 0.5) / scale
+
+
+def prepare(t: pd.DataFrame) -> pd.DataFrame:
+    """``prepare_transactions``: no NULL amount, EUR amounts, date parts, 0/1 flags."""
+    t = t[t["amount"].notna()]
+    amount = t["amount"].to_numpy()
+    currency = t["currency"]  # a NULL or '' currency is EUR: the conversion leaves it as is
+    rate = np.select([(currency == "USD").to_numpy(), (currency == "GBP").to_numpy()], [0.92, 1.17], 1.0)
+    us = t["ts"].to_numpy().astype("datetime64[us]").astype(np.int64)
+    day = us // US_PER_DAY
+    hour = (us // US_PER_HOUR) % 24
+    dow = (day + 3) % 7 + 1  # ISO: 1970-01-01 was a Thursday (4)
+    channel = t["channel"]  # fill_empty(unknown) cannot make a channel 'online'
+    return pd.DataFrame({
+        "id": t["id"].to_numpy(), "card_id": t["card_id"].to_numpy(), "merchant_id": t["merchant_id"].to_numpy(),
+        "ts_us": us, "day": day,
+        "amount_eur": _round_half_away(amount * rate, 2),
+        "is_weekend": (dow >= 6).astype(np.int64),
+        "is_night": (hour < 6).astype(np.int64),
+        "is_online": (channel == "online").to_numpy(dtype=bool, na_value=False).astype(np.int64),
+        "is_declined": (t["status"].notna() & (t["status"] != "approved")).to_numpy().astype(np.int64),
+    })
+
+
+def card_features(p: pd.DataFrame, cards: pd.DataFrame, merchant_country: pd.Series) -> pd.DataFrame:
+    """``card_activity`` (window) -> ``card_signals`` (prepare) -> ``card_features`` (group)."""
+    order = np.lexsort((p["id"].to_numpy(), p["ts_us"].to_numpy(), p["card_id"].to_numpy()))
+    s = p.take(order).reset_index(drop=True)
+    card = s["card_id"].to_numpy()
+    first = np.ones(len(s), dtype=bool)  # the first payment of each card (rows are sorted by card)
+    first[1:] = card[1:] != card[:-1]
+    by_card = s.groupby("card_id", sort=False)
+    running = by_card["amount_eur"].cumsum().to_numpy()
+    seq = by_card.cumcount().to_numpy() + 1
+    ts = s["ts_us"].to_numpy()
+    gap = np.empty(len(s))
+    gap[1:] = (ts[1:] - ts[:-1]) / 1e6
+    gap[first] = np.nan  # lag(ts) is NULL on a card's first payment
+    card_country = s["card_id"].map(cards["country"])
+    m_country = s["merchant_id"].map(merchant_country)
+    cross = (card_country.notna() & m_country.notna() & (card_country.astype(object) != m_country.astype(object)))
+    s = s.assign(
+        running_amount_eur=running,
+        seconds_since_previous=gap,
+        is_rapid=(gap < 600).astype(np.int64),  # NaN < 600 is False, like a NULL condition
+        is_cross_border=cross.to_numpy().astype(np.int64),
+        is_early_decline=((seq <= 3) & (s["is_declined"].to_numpy() == 1)).astype(np.int64),
+    )
+    g = s.groupby("card_id", sort=False)
+    features = g.agg(
+        tx_count=("id", "size"), declined_count=("is_declined", "sum"),
+        early_declined_count=("is_early_decline", "sum"), amount_eur_sum=("amount_eur", "sum"),
+        amount_eur_avg=("amount_eur", "mean"), amount_eur_max=("amount_eur", "max"),
+        amount_eur_stddev=("amount_eur", "std"), running_amount_eur_max=("running_amount_eur", "max"),
+        weekend_share=("is_weekend", "mean"), night_share=("is_night", "mean"),
+        online_share=("is_online", "mean"), cross_border_count=("is_cross_border", "sum"),
+        rapid_count=("is_rapid", "sum"), min_gap_s=("seconds_since_previous", "min"),
+    )
+    pairs = s[["card_id", "merchant_id"]].drop_duplicates()
+    features.insert(8, "merchants", pairs.groupby("card_id", sort=False).size())
+    attrs = cards.reindex(features.index)
+    features.insert(0, "card_country", attrs["country"].astype(object).to_numpy())
+    features.insert(0, "card_type", attrs["card_type"].astype(object).to_numpy())
+    return features.reset_index()
+
+
+def merchant_daily(p: pd.DataFrame, category: pd.Series) -> pd.DataFrame:
+    """``merchant_daily``: per merchant and day over every enriched payment."""
+    keys = ["merchant_id", "day"]
+    daily = (p.groupby(keys, sort=False)
+             .agg(tx_count=("id", "size"), declined_count=("is_declined", "sum"),
+                  amount_eur_sum=("amount_eur", "sum"), amount_eur_max=("amount_eur", "max")))
+    daily["cards"] = p[[*keys, "card_id"]].drop_duplicates().groupby(keys, sort=False).size()
+    daily = daily.reset_index()
+    daily.insert(1, "merchant_category", daily["merchant_id"].map(category).astype(object))
+    daily.insert(2, "tx_date", (daily.pop("day").to_numpy() * US_PER_DAY).astype("datetime64[us]"))
+    return daily
+
+
+def merchant_risk(daily: pd.DataFrame) -> pd.DataFrame:
+    """``merchant_risk.sql``: per merchant from its daily totals, the highest decline rate first."""
+    risk = (daily.groupby(["merchant_id", "merchant_category"], sort=False)
+            .agg(active_days=("tx_count", "size"), tx_count=("tx_count", "sum"),
+                 declined_count=("declined_count", "sum"), amount_eur=("amount_eur_sum", "sum"),
+                 busiest_day_tx_count=("tx_count", "max"), amount_eur_max=("amount_eur_max", "max"))
+            .reset_index())
+    risk.insert(5, "decline_rate", risk["declined_count"] / risk["tx_count"])
+    return risk.sort_values(["decline_rate", "merchant_id"], ascending=[False, True])
+
+
+def split_train(card_id: pd.Series) -> np.ndarray:
+    """``split_cards``: True for the train side (md5 of 'seed|key', first 8 hex digits < the ratio)."""
+    threshold = format(int(SPLIT_TRAIN * 16**8), "08x")
+    prefix = f"{SPLIT_SEED}|"
+    return np.fromiter((hashlib.md5(f"{prefix}{k}".encode()).hexdigest()[:8] < threshold for k in card_id),
+                       dtype=bool, count=len(card_id))
+
+
+def run_flow(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The whole demo Flow in pandas."""
+    cards = frames["cards"].set_index("card_id")
+    merchants = frames["merchants"].set_index("merchant_id")
+    p = prepare(frames["transactions"])
+    p = p[p["merchant_id"].isin(merchants.index)]  # the inner join; the left join to cards keeps every row
+    features = card_features(p, cards, merchants["country"])
+    train = split_train(features["card_id"])
+    daily = merchant_daily(p, merchants["category"])
+    return {"card_features": features, "card_features_train": features[train],
+            "card_features_test": features[~train], "merchant_daily": daily, "merchant_risk": merchant_risk(daily)}
+
+
+def to_arrow(df: pd.DataFrame) -> pa.Table:
+    """A result frame as Arrow for writing back (``tx_date`` as a DATE)."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if "tx_date" in table.column_names:
+        i = table.column_names.index("tx_date")
+        table = table.set_column(i, "tx_date", table.column("tx_date").cast(pa.date32()))
+    return table
+
+
+# ---------------------------------------------------------------- hand-written SQL
+# What an engineer would write for the same recipes: the joined payments once, the window with
+# its real ORDER BY (ts, id is unique), conditional aggregates instead of 0/1 columns.
+
+PAYMENTS = """
+    SELECT t.id, t.card_id, t.merchant_id, t.ts, t.status, t.channel,
+           {r_open}CASE t.currency WHEN 'USD' THEN t.amount * 0.92 WHEN 'GBP' THEN t.amount * 1.17
+                                 ELSE t.amount END{r_close} AS amount_eur,
+           c.card_type, c.country AS card_country, m.category AS merchant_category,
+           m.country AS merchant_country
+    FROM {transactions} AS t
+    LEFT JOIN {cards} AS c ON t.card_id = c.card_id
+    JOIN {merchants} AS m ON t.merchant_id = m.merchant_id
+    WHERE t.amount IS NOT NULL"""
+
+HAND_SQL = {
+    "card_features": """
+WITH payments AS (""" + PAYMENTS + """
+), activity AS (
+    SELECT *,
+           SUM(amount_eur) OVER (PARTITION BY card_id ORDER BY ts, id
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running_amount_eur,
+           LAG(ts) OVER (PARTITION BY card_id ORDER BY ts, id) AS previous_ts,
+           ROW_NUMBER() OVER (PARTITION BY card_id ORDER BY ts, id) AS card_tx_seq
+    FROM payments
+)
+SELECT card_id, card_type, card_country,
+       COUNT(*) AS tx_count,
+       COUNT(*) FILTER (WHERE status <> 'approved') AS declined_count,
+       COUNT(*) FILTER (WHERE status <> 'approved' AND card_tx_seq <= 3) AS early_declined_count,
+       SUM(amount_eur) AS amount_eur_sum,
+       AVG(amount_eur) AS amount_eur_avg,
+       MAX(amount_eur) AS amount_eur_max,
+       STDDEV_SAMP(amount_eur) AS amount_eur_stddev,
+       MAX(running_amount_eur) AS running_amount_eur_max,
+       COUNT(DISTINCT merchant_id) AS merchants,
+       AVG(CAST(CASE WHEN EXTRACT(ISODOW FROM ts) >= 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS weekend_share,
+       AVG(CAST(CASE WHEN EXTRACT(HOUR FROM ts) < 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS night_share,
+       AVG(CAST(CASE WHEN channel = 'online' THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS online_share,
+       COUNT(*) FILTER (WHERE card_country <> merchant_country) AS cross_border_count,
+       COUNT(*) FILTER (WHERE ts - previous_ts < INTERVAL '10 minutes') AS rapid_count,
+       {epoch_open}MIN(ts - previous_ts){epoch_close} AS min_gap_s
+FROM activity
+GROUP BY card_id, card_type, card_country
+""",
+    "merchant_daily": """
+WITH payments AS (""" + PAYMENTS + """
+)
+SELECT merchant_id, merchant_category, CAST(ts AS DATE) AS tx_date,
+       COUNT(*) AS tx_count,
+       COUNT(*) FILTER (WHERE status <> 'approved') AS declined_count,
+       SUM(amount_eur) AS amount_eur_sum,
+       MAX(amount_eur) AS amount_eur_max,
+       COUNT(DISTINCT card_id) AS cards
+FROM payments
+GROUP BY merchant_id, merchant_category, CAST(ts AS DATE)
+""",
+}
+
+DIALECT = {
+    # Round half away from zero to 2 places: DuckDB's ROUND of a DOUBLE does it; PostgreSQL has
+    # no round(double precision, int), so the value goes through NUMERIC.
+    "duckdb": {"r_open": "ROUND(", "r_close": ", 2)", "epoch_open": "EPOCH(", "epoch_close": ")"},
+    "postgres": {"r_open": "CAST(ROUND(CAST(", "r_close": " AS NUMERIC), 2) AS DOUBLE PRECISION)",
+                 "epoch_open": "CAST(EXTRACT(EPOCH FROM ", "epoch_close": ") AS DOUBLE PRECISION)"},
+}
+
+
+def hand_sql(recipe: str, dialect: str, qualify: dict[str, str]) -> str:
+    """The hand-written SQL of ``recipe`` for ``dialect``; ``qualify`` maps table -> qualified name."""
+    return HAND_SQL[recipe].format(**DIALECT[dialect], **qualify)

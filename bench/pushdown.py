@@ -1,0 +1,416 @@
+"""Pushdown bench: the demo Flow built inside the database vs the same logic in pandas.
+
+For each engine (DuckDB file, PostgreSQL schema ``tide_bench``) and each size, in one run:
+
+(a) ``tideflow.flow.build(engine="sql", mode="forced")``: the database does the work;
+(b) the baseline: pull only the needed columns of the sources into pandas, run the same Flow by
+    hand (``bench/payments_pandas.py``), write the five stored outputs back.
+
+The demo Flow keeps its row-level steps virtual (prepare -> join -> window -> signals run as CTEs)
+and stores only aggregates, as a real analytics Flow does. The bench prints seconds, rows out,
+bytes moved through Python and the ratio, checks that (a) and (b) wrote the same row counts and
+column sums, and times the generated SQL of ``card_features`` (the whole fused CTE chain) and
+``merchant_daily`` against hand-written SQL on the same engine (target: within 1.1x). The tables
+go into bench/RESULTS.md.
+
+    .venv/bin/python bench/pushdown.py --rows 1000000,10000000 --engines duckdb,postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from payments_pandas import NEEDED, OUTPUTS, hand_sql, run_flow, to_arrow
+from rich.console import Console
+from rich.table import Table
+
+from tideflow.cli.demo_data import generate_tables, load_tables
+from tideflow.cli.init_cmd import copy_tree, package_tree
+from tideflow.flow import build, recipe_sql
+from tideflow.project import load_project
+
+PG = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
+PG_SCHEMA = "tide_bench"
+SQL_CHECKS = ("card_features", "merchant_daily")
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTION = "## Pushdown: in-database Flow vs pandas"
+PG_TYPES = {"int64": "BIGINT", "double": "DOUBLE PRECISION", "string": "TEXT", "large_string": "TEXT",
+            "timestamp[us]": "TIMESTAMP", "date32[day]": "DATE", "bool": "BOOLEAN"}
+
+console = Console(highlight=False, width=120)
+# Column sums per output: (a) and (b) must agree on them, not only on row counts.
+CARD_CHECKS = ("tx_count", "declined_count", "early_declined_count", "amount_eur_sum", "amount_eur_stddev",
+               "running_amount_eur_max", "merchants", "weekend_share", "night_share", "online_share",
+               "cross_border_count", "rapid_count", "min_gap_s")
+VALUE_CHECKS = {"card_features": CARD_CHECKS, "card_features_train": ("tx_count", "amount_eur_sum"),
+                "card_features_test": ("tx_count", "amount_eur_sum"),
+                "merchant_daily": ("tx_count", "declined_count", "amount_eur_sum", "amount_eur_max", "cards"),
+                "merchant_risk": ("active_days", "decline_rate", "amount_eur", "busiest_day_tx_count")}
+T0 = time.perf_counter()
+
+
+def log(message: str) -> None:
+    console.print(f"[dim]{time.perf_counter() - T0:7.1f}s[/] {message}", soft_wrap=True)
+
+
+# ---------------------------------------------------------------- engines
+
+
+class Duck:
+    name = "duckdb"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = root / ".tide" / "warehouse.duckdb"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.path))
+
+    def project_yaml(self, text: str) -> str:
+        return text
+
+    def q(self, table: str) -> str:
+        return f'"main"."{table}"'
+
+    def load(self, tables: dict[str, pa.Table]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as con:
+            load_tables(con, tables)
+
+    def pull(self, sql: str) -> pa.Table:
+        with self.connect() as con:
+            return con.sql(sql).to_arrow_table()
+
+    def push(self, name: str, table: pa.Table) -> None:
+        with self.connect() as con:
+            con.register("_bench_push", table)
+            con.execute(f"CREATE OR REPLACE TABLE {self.q(name)} AS SELECT * FROM _bench_push")
+            con.unregister("_bench_push")
+
+    def scalar(self, sql: str) -> object:
+        with self.connect() as con:
+            return con.execute(sql).fetchall()[0][0]
+
+    def timed_ctas(self, sql: str) -> float:
+        with self.connect() as con:
+            con.execute("DROP TABLE IF EXISTS _bench_ctas")
+            started = time.perf_counter()
+            con.execute(f"CREATE TABLE _bench_ctas AS {sql}")
+            seconds = time.perf_counter() - started
+            con.execute("DROP TABLE _bench_ctas")
+            return seconds
+
+    def drop(self) -> None:
+        """The DuckDB file goes with the work directory."""
+
+
+class Postgres(Duck):
+    name = "postgres"
+
+    def connect(self):  # type: ignore[override]
+        import psycopg
+
+        return psycopg.connect(**PG, autocommit=True)
+
+    def project_yaml(self, text: str) -> str:
+        start = text.index("connections:")
+        end = text.index("defaults:")
+        pg = (f"connections:\n  warehouse:\n    type: postgres\n    host: {PG['host']}\n"
+              f"    port: {PG['port']}\n    dbname: {PG['dbname']}\n    user: {PG['user']}\n"
+              f"    schema: {PG_SCHEMA}\n")
+        return text[:start] + pg + text[end:]
+
+    def q(self, table: str) -> str:
+        return f'"{PG_SCHEMA}"."{table}"'
+
+    def load(self, tables: dict[str, pa.Table]) -> None:
+        with self.connect() as con:
+            con.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+            con.execute(f'CREATE SCHEMA "{PG_SCHEMA}"')
+        for name, table in tables.items():
+            self.push(name, table)
+        with self.connect() as con:
+            for name in tables:
+                con.execute(f"ANALYZE {self.q(name)}")
+
+    def pull(self, sql: str) -> pa.Table:
+        buf = io.BytesIO()
+        with self.connect() as con, con.cursor().copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)") as copy:
+            for chunk in copy:
+                buf.write(chunk)
+        buf.seek(0)
+        return pacsv.read_csv(buf, convert_options=pacsv.ConvertOptions(
+            strings_can_be_null=True, quoted_strings_can_be_null=False,
+            column_types={"ts": pa.timestamp("us")}))
+
+    def push(self, name: str, table: pa.Table) -> None:
+        cols = ", ".join(f'"{f.name}" {PG_TYPES[str(f.type)]}' for f in table.schema)
+        with self.connect() as con:
+            con.execute(f"DROP TABLE IF EXISTS {self.q(name)}")
+            con.execute(f"CREATE TABLE {self.q(name)} ({cols})")
+            options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+            with con.cursor().copy(f"COPY {self.q(name)} FROM STDIN (FORMAT csv)") as copy:
+                for batch in table.to_batches(max_chunksize=250_000):
+                    sink = io.BytesIO()
+                    pacsv.write_csv(pa.Table.from_batches([batch]), sink, options)
+                    copy.write(sink.getvalue())
+
+    def timed_ctas(self, sql: str) -> float:
+        with self.connect() as con:
+            con.execute(f"SET search_path TO {PG_SCHEMA}")
+            con.execute("DROP TABLE IF EXISTS _bench_ctas")
+            started = time.perf_counter()
+            con.execute(f"CREATE TABLE _bench_ctas AS {sql}")
+            seconds = time.perf_counter() - started
+            con.execute("DROP TABLE _bench_ctas")
+            return seconds
+
+    def drop(self) -> None:
+        with self.connect() as con:
+            con.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
+
+
+# ---------------------------------------------------------------- the two ways
+
+
+def in_database(engine: Duck) -> dict[str, object]:
+    project = load_project(engine.root)
+    started = time.perf_counter()
+    result = build(project, mode="forced", engine="sql",
+                   on_event=lambda e: log(f"  (a) {e.kind} {e.recipe} {e.engine} "
+                                          f"{'' if e.kind == 'started' else f'{e.seconds:.2f}s'}"))
+    seconds = time.perf_counter() - started
+    if not result.ok:
+        raise SystemExit(f"build failed: {[(r.recipe, r.error) for r in result.failed]}")
+    rows = {out: n for run in result.runs for out, n in run.rows.items()}
+    return {"seconds": seconds, "rows": rows, "bytes": sum(r.bytes_through_python for r in result.runs),
+            "runs": result.runs}
+
+
+def in_pandas(engine: Duck) -> dict[str, object]:
+    started = time.perf_counter()
+    pulled = 0
+    frames = {}
+    for name, cols in NEEDED.items():
+        table = engine.pull(f"SELECT {', '.join(cols)} FROM {engine.q(name)}")
+        pulled += table.nbytes
+        frames[name] = table.to_pandas(strings_to_categorical=True)  # few distinct strings: categoricals
+    log(f"  (b) pulled {pulled / 1e6:,.0f} MB")
+    results = run_flow(frames)
+    log("  (b) computed in pandas")
+    pushed = 0
+    rows = {}
+    for name in OUTPUTS:
+        table = to_arrow(results[name])
+        pushed += table.nbytes
+        rows[name] = table.num_rows
+        engine.push(f"{name}_pd", table)
+    log(f"  (b) pushed {pushed / 1e6:,.0f} MB")
+    return {"seconds": time.perf_counter() - started, "rows": rows, "bytes": pulled + pushed,
+            "pulled": pulled, "pushed": pushed}
+
+
+def value_mismatches(engine: Duck) -> dict[str, tuple[float, float]]:
+    """Outputs whose checked column sums differ between (a) and (b) beyond rounding."""
+    bad = {}
+    for table, columns in VALUE_CHECKS.items():
+        for column in columns:
+            a = float(engine.scalar(f'SELECT SUM("{column}") FROM {engine.q(table)}') or 0.0)
+            b = float(engine.scalar(f'SELECT SUM("{column}") FROM {engine.q(table + "_pd")}') or 0.0)
+            if abs(a - b) > 1e-6 * max(1.0, abs(a), abs(b)):
+                bad[f"{table}.{column}"] = (a, b)
+    return bad
+
+
+def sql_checks(engine: Duck, repeat: int) -> list[tuple[str, float, float]]:
+    """Best-of-``repeat`` CREATE TABLE AS of the generated SQL vs the hand-written SQL."""
+    project = load_project(engine.root)
+    qualify = {n: engine.q(n) for n in ("transactions", "cards", "merchants")}
+    out = []
+    for recipe in SQL_CHECKS:
+        generated = next(iter(recipe_sql(project, recipe).values()))
+        hand = hand_sql(recipe, engine.name, qualify)
+        gen_s, hand_s = [], []
+        for _ in range(repeat):  # alternate so caches favour neither
+            gen_s.append(engine.timed_ctas(generated))
+            hand_s.append(engine.timed_ctas(hand))
+        out.append((recipe, min(gen_s), min(hand_s)))
+        log(f"  sql {recipe}: generated {min(gen_s):.3f}s, hand-written {min(hand_s):.3f}s")
+    return out
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def machine() -> str:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            info = dict(line.split(":", 1) for line in f)
+        total, free = (int(info[k].split()[0]) / 1e6 for k in ("MemTotal", "MemAvailable"))
+        mem = f"{total:.1f} GB total, {free:.1f} GB free"
+    except (OSError, KeyError, ValueError):
+        mem = "memory unknown"
+    return f"{os.cpu_count()} CPUs (nproc), {platform.machine()}, {mem}, Python {platform.python_version()}"
+
+
+def report(engine: str, rows: int, a: dict, b: dict, checks: list[tuple[str, float, float]],
+           values: dict[str, tuple[float, float]]) -> list[str]:
+    """Print the Rich tables; return the Markdown lines for RESULTS.md."""
+    ratio = b["seconds"] / a["seconds"]
+    speed = f"{ratio:.1f}x slower" if ratio >= 1 else f"{1 / ratio:.1f}x FASTER than (a)"
+    table = Table(title=f"{engine}, {rows:,} transactions", title_justify="left", header_style="bold")
+    for col, just in (("approach", "left"), ("seconds", "right"), ("rows out", "right"),
+                      ("bytes through Python", "right"), ("vs in-database", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    a_rows, b_rows = sum(a["rows"].values()), sum(b["rows"].values())
+    lines = [f"### {engine}, {rows:,} transactions", "",
+             "| approach | seconds | rows out | bytes through Python | vs in-database |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for label, res, rel in (("(a) in-database: tide flow build --engine sql", a, "1.0x"),
+                            ("(b) pandas: pull needed columns, write back", b, speed)):
+        n = sum(res["rows"].values())
+        table.add_row(label, f"{res['seconds']:.2f}", f"{n:,}", f"{res['bytes'] / 1e6:,.1f} MB", rel)
+        lines.append(f"| {label} | {res['seconds']:.2f} | {n:,} | {res['bytes'] / 1e6:,.1f} MB | {rel} |")
+    console.print(table)
+    mismatched = {k: (a["rows"].get(k), v) for k, v in b["rows"].items() if a["rows"].get(k) != v}
+    same = "same row counts per output" if not mismatched else f"ROW COUNTS DIFFER: {mismatched}"
+    same += ", same column sums" if not values else f", COLUMN SUMS DIFFER: {values}"
+    console.print(f"(a) vs (b): {same}; (b) pulled {b['pulled'] / 1e6:,.1f} MB and pushed "
+                  f"{b['pushed'] / 1e6:,.1f} MB")
+    lines += ["", f"(a) vs (b): {same}. Rows out: (a) {a_rows:,}, (b) {b_rows:,}.", ""]
+    sql_table = Table(title="generated SQL vs hand-written SQL (CREATE TABLE AS, best of runs)",
+                      title_justify="left", header_style="bold")
+    for col in ("recipe", "generated s", "hand-written s", "ratio", "within 1.1x"):
+        sql_table.add_column(col)
+    lines += ["| recipe | generated s | hand-written s | ratio | within 1.1x |",
+              "| --- | ---: | ---: | ---: | --- |"]
+    for recipe, gen, hand in checks:
+        r = gen / hand if hand > 0 else float("inf")
+        ok = "yes" if r <= 1.1 else "NO"
+        sql_table.add_row(recipe, f"{gen:.3f}", f"{hand:.3f}", f"{r:.2f}x", ok)
+        lines.append(f"| {recipe} | {gen:.3f} | {hand:.3f} | {r:.2f}x | {ok} |")
+    console.print(sql_table)
+    return [*lines, ""]
+
+
+def write_results(lines: list[str], args: argparse.Namespace) -> None:
+    """Rewrite this bench's section of RESULTS.md. A run replaces the (engine, size) subsections it
+    measured and keeps the others, so sizes can be re-run separately."""
+    now = dt.datetime.now().isoformat(timespec="seconds")
+    head = [SECTION, "", f"Machine: {machine()}.", "",
+            "(a) builds the demo Flow (`src/tideflow/cli/demo_project`) with "
+            "`tideflow.flow.build(engine='sql', mode='forced')`; (b) pulls only the needed source "
+            "columns into pandas, runs the same logic by hand (`bench/payments_pandas.py`) and writes "
+            "the five stored outputs back. Seconds are wall time; (a) includes planning, state bookkeeping and "
+            "the atomic swaps. The SQL timings are `CREATE TABLE AS` of the recipe's generated SQL and "
+            "of a hand-written query, best of the runs, on the same engine.", ""]
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    before, old, after = text, "", ""
+    if SECTION in text:
+        start = text.index(SECTION)
+        nxt = text.find("\n## ", start + len(SECTION))
+        before, old = text[:start], text[start:nxt + 1 if nxt != -1 else len(text)]
+        after = text[nxt + 1:] if nxt != -1 else ""
+    subsections = _subsections(old)
+    repeat = f" --repeat {args.repeat}" if args.repeat != 3 else ""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    stamp = (f"Run {now}: `python bench/pushdown.py --rows {args.rows} --engines {args.engines}{repeat}`; "
+             f"load average at the end {load} (other work shares this machine: compare ratios, not seconds).")
+    for heading, body in _subsections("\n".join(lines)).items():
+        subsections[heading] = [stamp, "", *body]
+    ordered = sorted(subsections, key=_subsection_key)
+    body_lines = [line for h in ordered for line in [h, "", *subsections[h], ""]]
+    section = "\n".join(head + body_lines).rstrip() + "\n"
+    text = before.rstrip() + "\n\n" + section + ("\n" + after if after else "")
+    RESULTS.write_text(text, encoding="utf-8")
+    log(f"wrote {RESULTS}")
+
+
+def _subsections(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("### "):
+            current = line
+            out[current] = []
+        elif current is not None:
+            out[current].append(line)
+    for heading, body in out.items():  # no blank lines around a body: the writer adds them
+        while body and not body[0].strip():
+            body.pop(0)
+        while body and not body[-1].strip():
+            body.pop()
+        out[heading] = body
+    return out
+
+
+def _subsection_key(heading: str) -> tuple[str, int]:
+    engine, _, rest = heading[4:].partition(", ")
+    digits = "".join(ch for ch in rest if ch.isdigit())
+    return engine, int(digits or 0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default="1000000,10000000", help="comma-separated transaction counts")
+    parser.add_argument("--engines", default="duckdb,postgres", help="duckdb and/or postgres")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per SQL timing (best is kept)")
+    parser.add_argument("--no-results", action="store_true", help="do not write bench/RESULTS.md")
+    args = parser.parse_args()
+    sizes = [int(s.replace("_", "")) for s in args.rows.split(",") if s]
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(engines) - {"duckdb", "postgres"}
+    if unknown:
+        parser.error(f"unknown engines {sorted(unknown)}: expected duckdb and/or postgres")
+    log(f"machine: {machine()}")
+    work = Path(tempfile.mkdtemp(prefix="tide-bench-"))
+    lines: list[str] = []
+    try:
+        for rows in sizes:
+            log(f"generating {rows:,} transactions (seed {args.seed})")
+            tables = generate_tables(rows, args.seed)
+            for name in engines:
+                root = work / f"{name}-{rows}"
+                copy_tree(package_tree("demo_project"), root)
+                engine: Duck = Duck(root) if name == "duckdb" else Postgres(root)
+                config = root / "tideflow.yaml"
+                config.write_text(engine.project_yaml(config.read_text(encoding="utf-8")), encoding="utf-8")
+                try:
+                    log(f"[bold]{name}[/], {rows:,} rows: loading the sources")
+                    engine.load(tables)
+                    log("(a) in-database build")
+                    a = in_database(engine)
+                    log(f"(a) {a['seconds']:.2f}s")
+                    log("(b) pandas baseline")
+                    b = in_pandas(engine)
+                    log(f"(b) {b['seconds']:.2f}s")
+                    values = value_mismatches(engine)
+                    checks = sql_checks(engine, args.repeat)
+                    lines += report(name, rows, a, b, checks, values)
+                finally:
+                    engine.drop()
+                    shutil.rmtree(root, ignore_errors=True)
+            del tables
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not args.no_results:
+        write_results(lines, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Run a scenario: steps in order with their run conditions, retries, timeouts; history; reporters.
+
+A run holds the scenario's lock for its whole duration: a second run of the same scenario (another
+trigger, another process) is refused with ``ScenarioBusy`` and recorded as ``skipped``. Steps that
+touch data or code run in a child process (``tideflow.automation.steps``) that is killed on timeout.
+When the project stores data in DuckDB files, those steps also take the project's database lock
+(DuckDB lets one process open a file at a time); the timeout counts from when the step starts.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tideflow.automation.reporters import Delivery, deliver, wants
+from tideflow.automation.runs import LockBusy, RunHistory, RunRecord, database_lock, scenario_lock
+from tideflow.automation.scenarios import (
+    RefreshApiStep,
+    ScenarioSpec,
+    ScoreStep,
+    SendMessageStep,
+    StepBase,
+    convert_param,
+    render,
+)
+from tideflow.automation.scenarios_loading import load_scenario
+from tideflow.automation.steps import CHILD_KINDS, ChildResult, run_in_child
+from tideflow.errors import ProjectError, TideflowError, did_you_mean
+from tideflow.project import Project
+
+DATABASE_WAIT_S = 6 * 3600.0
+
+
+class ScenarioBusy(TideflowError):
+    """The scenario is already running (on this node or in another process)."""
+
+    def __init__(self, scenario: str) -> None:
+        self.scenario = scenario
+        super().__init__(f"scenario {scenario!r} is already running: this run was skipped")
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    outcome: str
+    message: str
+    log: str
+    seconds: float
+
+
+def resolve_params(spec: ScenarioSpec, given: Mapping[str, object]) -> dict[str, Any]:
+    """Check names and types of ``given`` against the declared parameters; fill in defaults."""
+    declared = spec.params
+    for name in given:
+        if name not in declared:
+            raise ProjectError(f"scenario {spec.name!r} has no parameter {name!r}{did_you_mean(name, declared)} "
+                               f"(parameters: {', '.join(declared) or 'none'})")
+    out: dict[str, Any] = {}
+    for name, param in declared.items():
+        if name in given:
+            try:
+                out[name] = convert_param(param, given[name])
+            except ValueError as err:
+                raise ProjectError(f"parameter {name!r} of scenario {spec.name!r}: {err}") from None
+        elif param.default is not None:
+            out[name] = param.default
+        else:
+            raise ProjectError(f"scenario {spec.name!r} needs the parameter {name!r} ({param.type}): "
+                               f"pass --param {name}=VALUE")
+    return out
+
+
+def _uses_duckdb_files(project: Project) -> bool:
+    return any(c.type == "duckdb" and c.path != ":memory:" for c in project.config.connections.values())
+
+
+class _Run:
+    def __init__(self, project: Project, spec: ScenarioSpec, run_id: str, trigger: str, params: dict[str, Any],
+                 history: RunHistory, sleep: Callable[[float], None]) -> None:
+        self.project, self.spec, self.run_id, self.trigger, self.params = project, spec, run_id, trigger, params
+        self.history, self.sleep = history, sleep
+        self.values: dict[str, object] = {"run_id": run_id, "scenario": spec.name, "trigger": trigger,
+                                          **{f"params.{k}": v for k, v in params.items()}}
+        self.lock_database = _uses_duckdb_files(project)
+
+    def report(self, outcome: str, failed_step: str | None, message: str, started_at: float | None = None,
+               steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        return {"scenario": self.spec.name, "run_id": self.run_id, "outcome": outcome, "failed_step": failed_step,
+                "message": message, "trigger": self.trigger, "started_at": started_at, "finished_at": time.time(),
+                "steps": steps or []}
+
+    def attempt(self, index: int, step: StepBase, attempt: int) -> _Attempt:
+        if isinstance(step, ScoreStep):
+            return _Attempt("failed", f"needs the scoring recipe: scoring {step.input!r} with {step.model!r} into "
+                            f"{step.output!r} is not available in this version of Tideflow", "", 0.0)
+        if isinstance(step, RefreshApiStep):
+            return _Attempt("failed", f"needs an API node reload hook: refreshing service {step.service!r} is not "
+                            "available in this version of Tideflow (restart the API node)", "", 0.0)
+        if isinstance(step, SendMessageStep):
+            started = time.monotonic()
+            reporter = self.spec.reporter(step.reporter)
+            delivery = deliver(reporter, self.report("running", None, render(step.text, self.values)),
+                               self.project.root)
+            return _Attempt("succeeded" if delivery.ok else "failed", delivery.message, "",
+                            time.monotonic() - started)
+        kind = getattr(step, "type", "")
+        if kind not in CHILD_KINDS:  # pragma: no cover - every step type is handled above or below
+            return _Attempt("failed", f"unknown step type {kind!r}", "", 0.0)
+        job = {"root": str(self.project.root), "scenario": self.spec.name, "run_id": self.run_id,
+               "trigger": self.trigger, "params": self.params, "attempt": attempt,
+               "step": step.model_dump(mode="json"),
+               "rendered": {"sql": render(str(getattr(step, "sql", "")), self.values)}}
+        if not self.lock_database:
+            result = run_in_child(job, step.timeout_s)
+        else:
+            with_lock = database_lock(self.project.state_dir)
+            with_lock.acquire(wait_s=DATABASE_WAIT_S)
+            try:
+                result = run_in_child(job, step.timeout_s)
+            finally:
+                with_lock.release()
+        return _as_attempt(result)
+
+    def step(self, index: int, step: StepBase) -> tuple[str, str]:
+        name = self.spec.step_name(index)
+        kind = str(getattr(step, "type", ""))
+        started_at = time.time()
+        placeholder = isinstance(step, ScoreStep | RefreshApiStep)
+        attempts = 1 if placeholder else step.retries + 1
+        result = _Attempt("failed", "not run", "", 0.0)
+        total = 0.0
+        done = 0
+        for n in range(1, attempts + 1):
+            attempt_start = time.time()
+            result = self.attempt(index, step, n)
+            done = n
+            total += result.seconds
+            self.history.record_attempt(self.run_id, index, n, result.outcome, result.seconds, result.message,
+                                        result.log, attempt_start)
+            if result.outcome == "succeeded":
+                break
+            if n < attempts:
+                self.sleep(step.backoff(n))
+        self.history.record_step(self.run_id, index, name, kind, result.outcome, done, total, result.message,
+                                 started_at)
+        return result.outcome, result.message
+
+    def execute(self) -> tuple[str, str | None, str]:
+        failed_step: str | None = None
+        failed_message = ""
+        count = 0
+        for index, step in enumerate(self.spec.steps):
+            name = self.spec.step_name(index)
+            failed_so_far = failed_step is not None
+            runs = step.run_if == "always" or (step.run_if == "success") != failed_so_far
+            if not runs:
+                why = "an earlier step failed" if failed_so_far else "no earlier step failed"
+                self.history.record_step(self.run_id, index, name, str(getattr(step, "type", "")), "skipped", 0,
+                                         0.0, f"skipped: run_if {step.run_if} and {why}", time.time())
+                continue
+            count += 1
+            outcome, message = self.step(index, step)
+            if outcome != "succeeded" and failed_step is None:
+                failed_step, failed_message = name, f"step {name!r} {outcome.replace('_', ' ')}: {message}"
+        if failed_step is None:
+            return "succeeded", None, f"{count} step(s) succeeded"
+        return "failed", failed_step, failed_message
+
+
+def run_scenario(project: Project, name: str, *, params: Mapping[str, object] | None = None,
+                 trigger: str = "manual", on_start: Callable[[str], None] | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> RunRecord:
+    """Run ``scenarios/<name>.yaml`` now and return its record (steps, attempts, logs).
+
+    Raises ``ScenarioBusy`` (after recording a ``skipped`` run) when it is already running, and
+    ``ProjectError`` for a bad scenario file or bad parameters. ``on_start(run_id)`` is called once
+    the lock is held, before the first step.
+    """
+    spec = load_scenario(project, name).spec
+    values = resolve_params(spec, params or {})
+    history = RunHistory(project.state_dir)
+    run_id = uuid.uuid4().hex[:12]
+    lock = scenario_lock(project.state_dir, name)
+    try:
+        lock.acquire()
+    except LockBusy:
+        history.start_run(run_id, name, trigger, values, outcome="skipped", finished=True,
+                          message="skipped: the scenario was already running")
+        raise ScenarioBusy(name) from None
+    try:
+        history.start_run(run_id, name, trigger, values)
+        if on_start is not None:
+            on_start(run_id)
+        run = _Run(project, spec, run_id, trigger, values, history, sleep)
+        started_at = time.time()
+        try:
+            outcome, failed_step, message = run.execute()
+        except BaseException as error:  # interrupted (Ctrl-C) or a bug: the history must not say "running"
+            history.finish_run(run_id, "failed", None, f"the run stopped: {type(error).__name__}: {error}")
+            raise
+        record = history.run(run_id)
+        steps = [{"name": s.step, "type": s.type, "outcome": s.outcome, "attempts": s.attempts,
+                  "seconds": round(s.seconds, 3), "message": s.message} for s in (record.steps if record else [])]
+        report = run.report(outcome, failed_step, message, started_at, steps)
+        problems = [d for d in _deliver_all(run, spec, outcome, report) if not d.ok]
+        if problems:
+            message += "; " + "; ".join(d.message for d in problems)
+        history.finish_run(run_id, outcome, failed_step, message)
+    finally:
+        lock.release()
+    final = history.run(run_id)
+    if final is None:  # pragma: no cover - written just above
+        raise TideflowError(f"run {run_id} of scenario {name!r} is missing from {history.path}")
+    return final
+
+
+def _deliver_all(run: _Run, spec: ScenarioSpec, outcome: str, report: dict[str, Any]) -> list[Delivery]:
+    return [deliver(r, report, run.project.root) for r in spec.reporters if wants(r, outcome)]
+
+
+def _as_attempt(result: ChildResult) -> _Attempt:
+    return _Attempt(result.outcome, result.message, result.log, result.seconds)

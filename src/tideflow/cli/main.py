@@ -1,0 +1,56 @@
+"""The ``tide`` command line: a thin adapter over ``tideflow.project`` and ``tideflow.flow``.
+
+Exit codes: 0 ok, 1 build failed, 2 usage or project error, 3 connection error
+(see ``tideflow.cli.context``).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from tideflow.cli.api_cmds import api_app
+from tideflow.cli.automation_cmds import automation_app
+from tideflow.cli.autoscale_cmds import autoscale_app
+from tideflow.cli.bundle_cmds import bundle_app, deploy_app
+from tideflow.cli.checks_cmds import check_cmd, metrics_cmd
+from tideflow.cli.cluster_cmds import cluster_app
+from tideflow.cli.dataset_cmds import dataset_app, recipe_app
+from tideflow.cli.demo import demo
+from tideflow.cli.flow_cmds import flow_app
+from tideflow.cli.init_cmd import init
+from tideflow.cli.lab_cmds import lab_app, models_app
+from tideflow.cli.monitor_cmds import monitor_app
+from tideflow.cli.platform_cmds import platform_app
+
+app = typer.Typer(
+    name="tide",
+    help="Tideflow: build the Flow inside your database, explain it, look at the data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(init)
+app.add_typer(flow_app, name="flow")
+dataset_app.command("metrics")(metrics_cmd)
+dataset_app.command("check")(check_cmd)
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(recipe_app, name="recipe")
+app.command("demo")(demo)
+app.add_typer(lab_app, name="lab")
+app.add_typer(models_app, name="models")
+app.add_typer(cluster_app, name="cluster")
+app.add_typer(api_app, name="api")
+app.add_typer(autoscale_app, name="autoscale")
+app.add_typer(bundle_app, name="bundle")
+app.add_typer(deploy_app, name="deploy")
+app.add_typer(automation_app, name="automation")
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(platform_app, name="platform")
+
+
+def main() -> None:  # pragma: no cover - the console script calls `app` directly
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,160 @@
+"""Embedded DuckDB: the default warehouse, a file under the project's ``.tide/``."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from tideflow.connections.base import TEMP_PREFIX, BeforeSwap, SqlConnection, logical_type, temp_table_name
+from tideflow.errors import ConnectionError_
+from tideflow.project import DuckDBConnection
+from tideflow.recipes import Schema
+
+
+def _ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("duckdb")
+
+
+class DuckDBDatabase:
+    """A DuckDB database (file or memory) opened once, shared by threads through cursors."""
+
+    def __init__(self, name: str, spec: DuckDBConnection, project_root: Path) -> None:
+        self.name = name
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        if spec.path == ":memory:":
+            self.path = ":memory:"
+        else:
+            path = (project_root / spec.path).resolve()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.path = str(path)
+
+    def root_connection(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._con is None:
+                try:
+                    self._con = duckdb.connect(self.path)
+                except duckdb.Error as err:
+                    raise ConnectionError_(
+                        f"connection {self.name!r}: cannot open DuckDB file {self.path}: {err}"
+                    ) from None
+                if self.spec.threads:
+                    self._con.execute(f"SET threads = {int(self.spec.threads)}")
+            return self._con
+
+    def connect(self) -> DuckDBSql:
+        return DuckDBSql(self.name, self.root_connection().cursor(), self.spec.schema_)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+
+class DuckDBSql(SqlConnection):
+    """A DuckDB cursor (one per thread)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, name: str, cursor: duckdb.DuckDBPyConnection, schema: str = "main") -> None:
+        self.name = name
+        self.con = cursor
+        self.schema = schema
+        if schema != "main":
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+
+    def table_ref(self, table: str) -> exp.Expression:
+        return exp.Table(this=exp.to_identifier(table, quoted=True), db=exp.to_identifier(self.schema, quoted=True))
+
+    def _qualified(self, table: str) -> str:
+        return f"{_ident(self.schema)}.{_ident(table)}"
+
+    def table_schema(self, table: str) -> Schema | None:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [self.schema, table],
+        ).fetchall()
+        if not rows:
+            return None
+        return {str(n): logical_type(str(t)) for n, t in rows}
+
+    def query_schema(self, sql: str) -> Schema:
+        rows = self.con.execute(f"DESCRIBE {sql}").fetchall()
+        return {str(r[0]): logical_type(str(r[1])) for r in rows}
+
+    def execute(self, sql: str, params: tuple[Any, ...] | None = None) -> None:
+        self.con.execute(sql, list(params) if params else None)
+
+    def fetch_arrow(self, sql: str, params: tuple[Any, ...] | None = None) -> pa.Table:
+        return self.con.sql(sql, params=list(params) if params else None).to_arrow_table()
+
+    def replace_tables(self, statements: dict[str, str], before_swap: BeforeSwap | None = None) -> dict[str, int]:
+        temps = {table: temp_table_name(table) for table in statements}
+        try:
+            for table, select_sql in statements.items():
+                self.con.execute(f"CREATE TABLE {self._qualified(temps[table])} AS {select_sql}")
+            if before_swap is not None:  # e.g. dataset checks: raising keeps the previous tables
+                before_swap(dict(temps))
+        except Exception:
+            for temp in temps.values():
+                self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
+            raise
+        return self._swap(temps)
+
+    def write_arrow(self, table: str, data: pa.Table) -> int:
+        temp = temp_table_name(table)
+        view = f"__tide_arrow_{temp}"
+        self.con.register(view, data)
+        try:
+            self.con.execute(f"CREATE TABLE {self._qualified(temp)} AS SELECT * FROM {_ident(view)}")
+        finally:
+            self.con.unregister(view)
+        return self._swap({table: temp})[table]
+
+    def _swap(self, temps: dict[str, str]) -> dict[str, int]:
+        """Swap every temp table in for its target in one transaction."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table, temp in temps.items():
+                self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(table)}")
+                self.con.execute(f"ALTER TABLE {self._qualified(temp)} RENAME TO {_ident(table)}")
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            for temp in temps.values():
+                self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
+            raise
+        counts = {}
+        for table in temps:
+            # fetchall, not fetchone: DuckDB 2.0 leaves a half-read result that blocks the next con.sql()
+            rows = self.con.execute(f"SELECT count(*) FROM {self._qualified(table)}").fetchall()
+            counts[table] = int(rows[0][0]) if rows else 0
+        return counts
+
+    def fingerprint(self, table: str) -> str:
+        rows = self.con.execute(  # fetchall: see _swap
+            f"SELECT count(*)::BIGINT, coalesce(bit_xor(hash(t)), 0)::VARCHAR FROM {self._qualified(table)} AS t"
+        ).fetchall()
+        row = rows[0] if rows else None
+        return f"{row[0]}:{row[1]}" if row else "missing"
+
+    def drop_stale_temps(self, table: str) -> None:
+        prefix = temp_table_name(table).rsplit("_", 1)[0] + "_"
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND starts_with(table_name, ?)",
+            [self.schema, prefix],
+        ).fetchall()
+        for (name,) in rows:
+            if str(name).startswith(TEMP_PREFIX):
+                self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(str(name))}")
+
+    def close(self) -> None:
+        self.con.close()

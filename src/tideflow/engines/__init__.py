@@ -1,0 +1,1 @@
+"""Engines that run recipes: SQL (compiled, in the database) and memory (Polars)."""

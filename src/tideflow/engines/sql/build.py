@@ -1,0 +1,263 @@
+"""Small safe builders shared by the compiler: quoted identifiers, typed literals, relations, errors.
+
+Names always become quoted identifiers and values always become sqlglot literals, so no name or
+value can change the meaning of a query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from tideflow.engines.sql.dialects import DialectTraits, sql_type
+from tideflow.errors import ProjectError, did_you_mean
+from tideflow.recipes.types import ColumnType, Schema
+from tideflow.recipes.visual import OrderKey
+
+
+@dataclass(frozen=True)
+class SqlInput:
+    """One input of a recipe: what goes in FROM, and its logical schema (ordered)."""
+
+    relation: exp.Expr
+    schema: Schema
+
+
+@dataclass(frozen=True)
+class Rel:
+    """A relation being compiled: an aliased FROM item and its ordered schema."""
+
+    source: exp.Expr
+    schema: Schema
+    alias: str
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """Per-compilation context: the dialect traits and where to say errors come from."""
+
+    traits: DialectTraits
+    where: str
+
+    def error(self, key_path: str, message: str) -> ProjectError:
+        return ProjectError(message, file=self.where, key_path=key_path)
+
+    def check_column(self, name: str, schema: Mapping[str, ColumnType], key_path: str) -> ColumnType:
+        if name not in schema:
+            raise self.error(
+                key_path,
+                f"unknown column {name!r}{did_you_mean(name, schema)} (expected one of: "
+                f"{', '.join(repr(c) for c in schema) or 'none'})",
+            )
+        return schema[name]
+
+    def check_new_names(self, names: Iterable[str], key_path: str) -> None:
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise self.error(key_path, f"duplicate output column {name!r}: rename or prefix one of them")
+            seen.add(name)
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.Column(this=ident(name), table=ident(table) if table is not None else None)
+
+
+def alias(expression: exp.Expr, name: str) -> exp.Alias:
+    return exp.Alias(this=expression, alias=ident(name))
+
+
+def typed_null(traits: DialectTraits, typ: ColumnType) -> exp.Expr:
+    return exp.Cast(this=exp.Null(), to=sql_type(traits, typ))
+
+
+def cast(expression: exp.Expr, traits: DialectTraits, typ: ColumnType) -> exp.Cast:
+    return exp.Cast(this=expression, to=sql_type(traits, typ))
+
+
+def number(value: int | float, traits: DialectTraits) -> exp.Expr:
+    """A numeric literal; non-integers are cast to DOUBLE (a bare 1.5 is a DECIMAL in SQL)."""
+    if isinstance(value, bool):
+        raise TypeError("number() takes int or float, not bool")
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if not math.isfinite(value):
+        raise ValueError(f"cannot write the non-finite number {value!r} as SQL")
+    return cast(exp.Literal.number(repr(float(value))), traits, ColumnType.DOUBLE)
+
+
+def literal(value: object, typ: ColumnType, traits: DialectTraits) -> exp.Expr:
+    """``value`` (already converted by ``convert_value``) as a literal of logical type ``typ``."""
+    if value is None:
+        return typed_null(traits, typ)
+    if typ == ColumnType.BOOLEAN:
+        return exp.Boolean(this=bool(value))
+    if typ == ColumnType.INTEGER:
+        return exp.Literal.number(int(value))  # type: ignore[call-overload]
+    if typ == ColumnType.DOUBLE:
+        return number(float(value), traits)  # type: ignore[arg-type]
+    if typ == ColumnType.STRING:
+        return exp.Literal.string(str(value))
+    return cast(exp.Literal.string(str(value)), traits, typ)
+
+
+def convert_value(value: object, typ: ColumnType) -> object:
+    """Convert a spec value to ``typ`` at compile time; raises ValueError when it does not fit."""
+    if value is None:
+        return None
+    if typ == ColumnType.STRING:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return repr(value)
+        return str(value)
+    if typ == ColumnType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "t", "1", "yes", "y"):
+            return True
+        if text in ("false", "f", "0", "no", "n"):
+            return False
+        raise ValueError(f"{value!r} is not a boolean")
+    if typ == ColumnType.INTEGER:
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not an integer")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"{value!r} is not an integer")
+            return int(value)
+        return int(str(value).strip())
+    if typ == ColumnType.DOUBLE:
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
+        result = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(result):
+            raise ValueError(f"{value!r} is not a finite number")
+        return result
+    if typ == ColumnType.DATE:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    return dt.datetime.fromisoformat(str(value)).isoformat(sep=" ")
+
+
+def from_item(relation: exp.Expr, name: str) -> exp.Expr:
+    """``relation`` made into a FROM item aliased ``name`` (quoted)."""
+    table_alias = exp.TableAlias(this=ident(name))
+    if isinstance(relation, exp.Table | exp.Subquery):
+        item = relation.copy()
+        item.set("alias", table_alias)
+        return item
+    if isinstance(relation, exp.Query):
+        return exp.Subquery(this=relation.copy(), alias=table_alias)
+    return exp.Table(this=relation.copy(), alias=table_alias)
+
+
+def input_rel(sql_input: SqlInput, name: str) -> Rel:
+    return Rel(source=from_item(sql_input.relation, name), schema=dict(sql_input.schema), alias=name)
+
+
+def nest(query: exp.Query, schema: Schema, name: str) -> Rel:
+    """A compiled query used as the FROM of the next step."""
+    return Rel(source=from_item(query, name), schema=schema, alias=name)
+
+
+def select(projections: Sequence[exp.Expr], rel: Rel) -> exp.Select:
+    return exp.Select(expressions=list(projections)).from_(rel.source, copy=False)
+
+
+def passthrough(schema: Schema, table: str | None = None) -> list[exp.Expr]:
+    return [col(name, table) for name in schema]
+
+
+def binary(expression: exp.Expr, typ: ColumnType | None, traits: DialectTraits) -> exp.Expr:
+    """``expression`` with the binary collation when it is a string on a dialect that needs it."""
+    if typ == ColumnType.STRING and traits.binary_collation is not None:
+        return exp.Collate(this=expression, expression=ident(traits.binary_collation))
+    return expression
+
+
+def ordered(
+    expression: exp.Expr, typ: ColumnType | None, desc: bool, nulls_first: bool, traits: DialectTraits
+) -> exp.Ordered:
+    return exp.Ordered(this=binary(expression, typ, traits), desc=desc, nulls_first=nulls_first)
+
+
+def order_keys(
+    keys: Sequence[OrderKey],
+    schema: Schema,
+    ctx: Ctx,
+    key_path: str,
+    *,
+    table: str | None = None,
+    reverse: bool = False,
+) -> list[exp.Ordered]:
+    """ORDER BY items for ``keys``; ``reverse`` flips direction and NULL placement."""
+    items = []
+    for i, key in enumerate(keys):
+        typ = ctx.check_column(key.column, schema, f"{key_path}[{i}].column")
+        desc, nulls_first = key.desc, key.nulls_first
+        if reverse:
+            desc, nulls_first = not desc, not nulls_first
+        items.append(ordered(col(key.column, table), typ, desc, nulls_first, ctx.traits))
+    return items
+
+
+def tiebreak(
+    keys: Sequence[OrderKey],
+    schema: Schema,
+    exclude: Iterable[str],
+    traits: DialectTraits,
+    *,
+    table: str | None = None,
+    reverse: bool = False,
+) -> list[exp.Ordered]:
+    """The remaining columns (schema order, ascending, NULLs last) so that every order is total."""
+    used = {k.column for k in keys} | set(exclude)
+    return [
+        ordered(col(name, table), typ, reverse, reverse, traits) for name, typ in schema.items() if name not in used
+    ]
+
+
+def and_all(conditions: Sequence[exp.Expr]) -> exp.Expr:
+    if not conditions:
+        return exp.Boolean(this=True)
+    result = conditions[0]
+    for cond in conditions[1:]:
+        result = exp.And(this=result, expression=cond)
+    return result
+
+
+def or_all(conditions: Sequence[exp.Expr]) -> exp.Expr:
+    if not conditions:
+        return exp.Boolean(this=False)
+    result = conditions[0]
+    for cond in conditions[1:]:
+        result = exp.Or(this=result, expression=cond)
+    return result
+
+
+def is_true(condition: exp.Expr) -> exp.Expr:
+    """``COALESCE(cond, FALSE)``: a NULL condition counts as false."""
+    return exp.Coalesce(this=exp.Paren(this=condition), expressions=[exp.Boolean(this=False)])
+
+
+def paren(expression: exp.Expr) -> exp.Expr:
+    return exp.Paren(this=expression)
+
+
+def fresh_name(base: str, taken: Iterable[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``... whichever is not already a column name."""
+    names = set(taken)
+    name, i = base, 1
+    while name in names:
+        i += 1
+        name = f"{base}_{i}"
+    return name

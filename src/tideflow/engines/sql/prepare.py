@@ -1,0 +1,423 @@
+"""The prepare recipe: each step is one SELECT over the previous step's columns.
+
+A step that writes a column that already exists replaces it in place; a new column is appended.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from tideflow.engines.sql.build import (
+    Ctx,
+    Rel,
+    SqlInput,
+    alias,
+    and_all,
+    binary,
+    cast,
+    col,
+    convert_value,
+    input_rel,
+    is_true,
+    literal,
+    nest,
+    number,
+    or_all,
+    select,
+    typed_null,
+)
+from tideflow.engines.sql.casts import round_half_away, safe_cast, to_text
+from tideflow.engines.sql.expressions import compile_condition, compile_expression
+from tideflow.recipes import visual as v
+from tideflow.recipes.types import ColumnType, Schema, common_type
+
+T = ColumnType
+
+
+@dataclass
+class StepResult:
+    columns: dict[str, tuple[exp.Expr, ColumnType]]
+    where: exp.Expr | None = None
+
+
+def _same(schema: Schema) -> dict[str, tuple[exp.Expr, ColumnType]]:
+    return {name: (col(name), typ) for name, typ in schema.items()}
+
+
+def _put(schema: Schema, name: str, value: exp.Expr, typ: ColumnType) -> StepResult:
+    columns = _same(schema)
+    columns[name] = (value, typ)
+    return StepResult(columns)
+
+
+def _value(value: object, typ: ColumnType, ctx: Ctx, key_path: str) -> exp.Expr:
+    try:
+        return literal(convert_value(value, typ), typ, ctx.traits)
+    except (ValueError, TypeError):
+        raise ctx.error(key_path, f"expected a {typ.value} value, got {value!r}") from None
+
+
+def _typed_columns(
+    step_columns: list[str],
+    schema: Schema,
+    ctx: Ctx,
+    key_path: str,
+    allowed: tuple[ColumnType, ...] | None = None,
+) -> list[tuple[str, ColumnType]]:
+    out = []
+    for i, name in enumerate(step_columns):
+        typ = ctx.check_column(name, schema, f"{key_path}.columns[{i}]")
+        if allowed is not None and typ not in allowed:
+            raise ctx.error(
+                f"{key_path}.columns[{i}]",
+                f"column {name!r} is {typ.value}; expected {' or '.join(t.value for t in allowed)}",
+            )
+        out.append((name, typ))
+    return out
+
+
+# ---------------------------------------------------------------- filter rules
+
+
+def rule_condition(rule: v.Rule, schema: Schema, ctx: Ctx, key_path: str) -> exp.Expr:
+    """One rule as SQL. NULL values match only is_null, eq None and in-lists holding None."""
+    typ = ctx.check_column(rule.column, schema, f"{key_path}.column")
+    c = col(rule.column)
+    op, value = rule.op, rule.value
+    if op == "is_null":
+        return exp.Is(this=c, expression=exp.Null())
+    if op == "not_null":
+        return exp.Not(this=exp.Is(this=c, expression=exp.Null()))
+    if op in ("in", "not_in"):
+        values = value if isinstance(value, list) else [value]
+        present = [_value(x, typ, ctx, f"{key_path}.value") for x in values if x is not None]
+        matched: exp.Expr = exp.In(this=c.copy(), expressions=present) if present else exp.false()
+        if op == "in":
+            if None in values:
+                matched = exp.or_(matched, exp.Is(this=c, expression=exp.Null()), copy=False)
+            return matched
+        return exp.and_(
+            exp.Not(this=exp.Is(this=c, expression=exp.Null())),
+            exp.Not(this=exp.Paren(this=matched)),
+            copy=False,
+        )
+    if isinstance(value, list):
+        raise ctx.error(f"{key_path}.value", f"rule {op!r} takes one value, got a list")
+    if op in ("contains", "starts_with", "ends_with"):
+        if value is None:
+            raise ctx.error(f"{key_path}.value", f"rule {op!r} needs a value")
+        text, needle = to_text(c, typ, ctx.traits), str(convert_value(value, T.STRING))
+        needle_lit = exp.Literal.string(needle)
+        if op == "contains":
+            return exp.GT(this=exp.StrPosition(this=text, substr=needle_lit), expression=exp.Literal.number(0))
+        fn = exp.Left if op == "starts_with" else exp.Right
+        return exp.EQ(this=fn(this=text, expression=exp.Literal.number(len(needle))), expression=needle_lit)
+    if value is None:
+        if op == "eq":
+            return exp.Is(this=c, expression=exp.Null())
+        if op == "ne":
+            return exp.Not(this=exp.Is(this=c, expression=exp.Null()))
+        raise ctx.error(f"{key_path}.value", f"rule {op!r} needs a value, got null")
+    lit = _value(value, typ, ctx, f"{key_path}.value")
+    comparison = {"eq": exp.EQ, "ne": exp.NEQ, "lt": exp.LT, "le": exp.LTE, "gt": exp.GT, "ge": exp.GTE}[op]
+    return comparison(this=binary(c, typ, ctx.traits) if op in ("lt", "le", "gt", "ge") else c, expression=lit)
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _filter(step: v.FilterStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    if step.expr is not None:
+        cond = compile_condition(step.expr, schema, ctx, f"{kp}.expr")
+    else:
+        parts = [
+            exp.Paren(this=rule_condition(r, schema, ctx, f"{kp}.rules[{i}]")) for i, r in enumerate(step.rules or [])
+        ]
+        cond = and_all(parts) if step.match == "all" else or_all(parts)
+    where = cond if step.action == "keep" else exp.Not(this=is_true(cond))
+    return StepResult(_same(schema), where)
+
+
+def _formula(step: v.FormulaStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    value, typ = compile_expression(step.expr, schema, ctx, f"{kp}.expr")
+    if typ is None:
+        return _put(schema, step.column, typed_null(ctx.traits, T.STRING), T.STRING)
+    if not isinstance(value, exp.Column):
+        value = cast(value, ctx.traits, typ)
+    return _put(schema, step.column, value, typ)
+
+
+def _rename(step: v.RenameStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    for old in step.columns:
+        ctx.check_column(old, schema, f"{kp}.columns.{old}")
+    names = [step.columns.get(name, name) for name in schema]
+    ctx.check_new_names(names, f"{kp}.columns")
+    return StepResult({step.columns.get(n, n): (col(n), t) for n, t in schema.items()})
+
+
+def _keep(step: v.KeepStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    kept = _typed_columns(step.columns, schema, ctx, kp)
+    ctx.check_new_names(step.columns, f"{kp}.columns")
+    return StepResult({name: (col(name), typ) for name, typ in kept})
+
+
+def _drop(step: v.DropStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    _typed_columns(step.columns, schema, ctx, kp)
+    if set(step.columns) >= set(schema):
+        raise ctx.error(f"{kp}.columns", "a drop step cannot remove every column")
+    return StepResult({n: (col(n), t) for n, t in schema.items() if n not in step.columns})
+
+
+def _cast(step: v.CastStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    columns = _same(schema)
+    for name, typ in _typed_columns(step.columns, schema, ctx, kp):
+        columns[name] = (safe_cast(col(name), typ, step.to, ctx.traits), step.to)
+    return StepResult(columns)
+
+
+def _fill_empty(step: v.FillEmptyStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    columns = _same(schema)
+    for name, typ in _typed_columns(step.columns, schema, ctx, kp):
+        fill = _value(step.value, typ, ctx, f"{kp}.value")
+        empty: exp.Expr = exp.Is(this=col(name), expression=exp.Null())
+        if typ == T.STRING:
+            empty = exp.or_(empty, exp.EQ(this=col(name), expression=exp.Literal.string("")), copy=False)
+        columns[name] = (exp.Case().when(empty, fill, copy=False).else_(col(name), copy=False), typ)
+    return StepResult(columns)
+
+
+def _replace(step: v.ReplaceStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    columns = _same(schema)
+    for name, typ in _typed_columns(step.columns, schema, ctx, kp):
+        case = exp.Case()
+        for i, rep in enumerate(step.replacements):
+            try:
+                old = literal(convert_value(rep.old, typ), typ, ctx.traits)
+            except (ValueError, TypeError):
+                continue  # a value the column cannot hold never matches
+            new = _value(rep.new, typ, ctx, f"{kp}.replacements[{i}].new")
+            case = case.when(exp.EQ(this=col(name), expression=old), new, copy=False)
+        if case.args.get("ifs"):
+            columns[name] = (case.else_(col(name), copy=False), typ)
+    return StepResult(columns)
+
+
+def _trim(step: v.TrimStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    columns = _same(schema)
+    position = {"both": None, "left": "LEADING", "right": "TRAILING"}[step.side]
+    for name, _ in _typed_columns(step.columns, schema, ctx, kp, (T.STRING,)):
+        columns[name] = (
+            exp.Trim(this=col(name), expression=exp.Literal.string(" "), position=position),
+            T.STRING,
+        )
+    return StepResult(columns)
+
+
+def _case(step: v.CaseStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    columns = _same(schema)
+    fn = exp.Upper if step.mode == "upper" else exp.Lower
+    for name, _ in _typed_columns(step.columns, schema, ctx, kp, (T.STRING,)):
+        columns[name] = (fn(this=col(name)), T.STRING)
+    return StepResult(columns)
+
+
+def _concat(step: v.ConcatStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    parts = [to_text(col(n), t, ctx.traits) for n, t in _typed_columns(step.columns, schema, ctx, kp)]
+    # Portable CONCAT_WS: each non-NULL part prefixed by the separator, then the first separator cut.
+    sep = exp.Literal.string(step.separator)
+    pieces = [
+        exp.Case()
+        .when(exp.Is(this=part.copy(), expression=exp.Null()), exp.Literal.string(""), copy=False)
+        .else_(exp.DPipe(this=sep.copy(), expression=part), copy=False)
+        for part in parts
+    ]
+    joined: exp.Expr = pieces[0]
+    for piece in pieces[1:]:
+        joined = exp.DPipe(this=joined, expression=piece)
+    value = exp.Substring(this=joined, start=exp.Literal.number(len(step.separator) + 1))
+    return _put(schema, step.output, value, T.STRING)
+
+
+def _split(step: v.SplitColumnStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    typ = ctx.check_column(step.column, schema, f"{kp}.column")
+    ctx.check_new_names(step.outputs, f"{kp}.outputs")
+    columns = _same(schema)
+    for i, name in enumerate(step.outputs):
+        part = exp.SplitPart(
+            this=to_text(col(step.column), typ, ctx.traits),
+            delimiter=exp.Literal.string(step.separator),
+            part_index=exp.Literal.number(i + 1),
+        )
+        columns[name] = (exp.Nullif(this=part, expression=exp.Literal.string("")), T.STRING)
+    return StepResult(columns)
+
+
+def _regex_extract(step: v.RegexExtractStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    typ = ctx.check_column(step.column, schema, f"{kp}.column")
+    try:
+        groups = re.compile(step.pattern).groups
+    except re.error as err:
+        raise ctx.error(f"{kp}.pattern", f"invalid regular expression {step.pattern!r}: {err}") from None
+    if step.group > groups:
+        raise ctx.error(f"{kp}.group", f"expected a group between 0 and {groups}, got {step.group}")
+    text = to_text(col(step.column), typ, ctx.traits)
+    if ctx.traits.regex_extract == "regexp_match_array":
+        # Wrap the pattern in one more group so that group 0 exists; sqlglot indexes from 0.
+        match = exp.Anonymous(this="REGEXP_MATCH", expressions=[text, exp.Literal.string(f"({step.pattern})")])
+        value: exp.Expr = exp.Bracket(this=exp.Paren(this=match), expressions=[exp.Literal.number(step.group)])
+    else:
+        value = exp.RegexpExtract(
+            this=text, expression=exp.Literal.string(step.pattern), group=exp.Literal.number(step.group)
+        )
+    return _put(schema, step.output, exp.Nullif(this=value, expression=exp.Literal.string("")), T.STRING)
+
+
+_PARTS = {
+    "year": "YEAR",
+    "quarter": "QUARTER",
+    "month": "MONTH",
+    "week": "WEEK",
+    "day": "DAY",
+    "dayofweek": "ISODOW",
+    "dayofyear": "DOY",
+    "hour": "HOUR",
+    "minute": "MINUTE",
+    "second": "SECOND",
+}
+
+
+def _temporal(name: str, schema: Schema, ctx: Ctx, key_path: str) -> ColumnType:
+    typ = ctx.check_column(name, schema, key_path)
+    if not typ.is_temporal:
+        raise ctx.error(key_path, f"column {name!r} is {typ.value}; expected date or timestamp")
+    return typ
+
+
+def _date_part(step: v.DatePartStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    typ = _temporal(step.column, schema, ctx, f"{kp}.column")
+    value: exp.Expr = col(step.column)
+    if step.part in ("hour", "minute", "second") and typ == T.DATE:
+        value = cast(value, ctx.traits, T.TIMESTAMP)
+    extracted: exp.Expr = exp.Extract(this=exp.var(_PARTS[step.part]), expression=value)
+    if step.part == "second":
+        extracted = exp.Floor(this=extracted)
+    return _put(schema, step.output, cast(extracted, ctx.traits, T.INTEGER), T.INTEGER)
+
+
+_UNIT_SECONDS = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
+
+
+def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    _temporal(step.start, schema, ctx, f"{kp}.start")
+    _temporal(step.end, schema, ctx, f"{kp}.end")
+
+    def epoch(name: str) -> exp.Expr:
+        return exp.Extract(this=exp.var("EPOCH"), expression=cast(col(name), ctx.traits, T.TIMESTAMP))
+
+    seconds = cast(exp.Sub(this=epoch(step.end), expression=epoch(step.start)), ctx.traits, T.DOUBLE)
+    value = exp.Div(this=seconds, expression=exp.Literal.number(_UNIT_SECONDS[step.unit]))
+    return _put(schema, step.output, value, T.DOUBLE)
+
+
+def _if_then_else(step: v.IfThenElseStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    branches = [(i, c.then) for i, c in enumerate(step.cases)]
+    compiled = [compile_expression(text, schema, ctx, f"{kp}.cases[{i}].then") for i, text in branches]
+    else_ = compile_expression(step.else_, schema, ctx, f"{kp}.else") if step.else_ is not None else None
+    typ: ColumnType | None = None
+    for _, t in [*compiled, *([else_] if else_ else [])]:
+        if t is not None:
+            typ = t if typ is None else (common_type(typ, t) or T.STRING)
+    typ = typ or T.STRING
+    case = exp.Case()
+    for i, (value, t) in enumerate(compiled):
+        cond = compile_condition(step.cases[i].when, schema, ctx, f"{kp}.cases[{i}].when")
+        case = case.when(cond, safe_cast(value, t, typ, ctx.traits), copy=False)
+    if else_ is not None:
+        case = case.else_(safe_cast(else_[0], else_[1], typ, ctx.traits), copy=False)
+    return _put(schema, step.output, case, typ)
+
+
+def _flag(step: v.FlagStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    cond = compile_condition(step.expr, schema, ctx, f"{kp}.expr")
+    return _put(schema, step.output, is_true(cond), T.BOOLEAN)
+
+
+def _round(step: v.RoundStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    columns = _same(schema)
+    for name, typ in _typed_columns(step.columns, schema, ctx, kp, (T.INTEGER, T.DOUBLE)):
+        if typ == T.DOUBLE:
+            decimals = exp.Literal.number(step.decimals) if step.decimals else None
+            columns[name] = (round_half_away(col(name), decimals, ctx.traits), T.DOUBLE)
+    return StepResult(columns)
+
+
+def _bin(step: v.BinStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
+    typ = ctx.check_column(step.column, schema, f"{kp}.column")
+    if not typ.is_numeric:
+        raise ctx.error(f"{kp}.column", f"column {step.column!r} is {typ.value}; expected integer or double")
+    x = cast(col(step.column), ctx.traits, T.DOUBLE)
+    if step.width is not None:
+        width = number(float(step.width), ctx.traits)
+        value: exp.Expr = exp.Mul(this=exp.Floor(this=exp.Div(this=x, expression=width)), expression=width.copy())
+    else:
+        edges = step.edges or []
+        case = exp.Case().when(
+            exp.LT(this=x.copy(), expression=number(edges[0], ctx.traits)),
+            typed_null(ctx.traits, T.DOUBLE),
+            copy=False,
+        )
+        for low, high in itertools.pairwise(edges):
+            case = case.when(
+                exp.LT(this=x.copy(), expression=number(high, ctx.traits)),
+                number(low, ctx.traits),
+                copy=False,
+            )
+        value = case
+    return _put(schema, step.output, value, T.DOUBLE)
+
+
+_STEPS: dict[str, Callable[..., StepResult]] = {
+    "filter": _filter,
+    "formula": _formula,
+    "rename": _rename,
+    "keep": _keep,
+    "drop": _drop,
+    "cast": _cast,
+    "fill_empty": _fill_empty,
+    "replace": _replace,
+    "trim": _trim,
+    "case": _case,
+    "concat": _concat,
+    "split": _split,
+    "regex_extract": _regex_extract,
+    "date_part": _date_part,
+    "date_diff": _date_diff,
+    "if_then_else": _if_then_else,
+    "flag": _flag,
+    "round": _round,
+    "bin": _bin,
+}
+
+
+def compile_prepare(recipe: v.PrepareRecipe, source: SqlInput, ctx: Ctx) -> tuple[exp.Query, Schema]:
+    rel: Rel = input_rel(source, "_in")
+    query: exp.Select = select([col(n) for n in rel.schema], rel)
+    schema = dict(rel.schema)
+    for i, step in enumerate(recipe.steps):
+        if i > 0:
+            rel = nest(query, schema, f"_s{i}")
+        result = _STEPS[step.op](step, rel.schema, ctx, f"steps[{i}]")
+        projections = [
+            e if isinstance(e, exp.Column) and e.name == name else alias(e, name)
+            for name, (e, _) in result.columns.items()
+        ]
+        query = select(projections, rel)
+        if result.where is not None:
+            query = query.where(result.where, copy=False)
+        schema = {name: typ for name, (_, typ) in result.columns.items()}
+    return query, schema

@@ -1,0 +1,127 @@
+"""The one exception tree of Tideflow.
+
+Every error says *what* went wrong, *where* (file, line, key path, recipe, dataset), what was
+*expected* and what was *got*, and when it can, the nearest valid name. The CLI prints
+``str(error)``; the REST layer maps each class to an HTTP status in one handler.
+
+    TideflowError
+    ├── ProjectError            a project file is wrong (bad YAML, unknown key, bad value)
+    │   └── GraphError          the Flow graph is wrong (cycle, two recipes writing one dataset)
+    ├── ExpressionError         a recipe expression uses an unknown column/function or a subquery
+    ├── ConnectionError_        a database or file cannot be reached or read
+    ├── UnsupportedPushdown     a recipe cannot be compiled to SQL (the planner picks another engine)
+    ├── BuildError              a recipe failed while running; previous outputs are intact
+    ├── ChecksFailed            (tideflow.checks) an error-level check rejected a new output
+    ├── ComputeError            (tideflow.compute) a task cannot run: infeasible resources, worker lost
+    ├── ServingError            (tideflow.serving) a request or endpoint error, mapped to an HTTP status
+    └── MissingExtraError       an optional dependency is not installed (says the pip command)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def nearest(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to ``name``, or None when nothing is close."""
+    matches = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``": did you mean 'x'?"`` or an empty string."""
+    best = nearest(name, candidates)
+    return f": did you mean {best!r}?" if best else ""
+
+
+class TideflowError(Exception):
+    """Base of every error Tideflow raises on purpose."""
+
+
+class ProjectError(TideflowError):
+    """A project file is invalid.
+
+    ``file``, ``line`` and ``key_path`` locate the problem; the message says expected and got.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        key_path: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.key_path = key_path
+        where = ""
+        if file:
+            where = file + (f":{line}" if line else "")
+        if key_path:
+            where = f"{where} at {key_path}" if where else key_path
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class GraphError(ProjectError):
+    """The Flow graph is invalid: a cycle, or two recipes writing the same dataset."""
+
+
+class ExpressionError(TideflowError):
+    """A recipe expression is invalid for its inputs (unknown column or function, subquery)."""
+
+    def __init__(self, message: str, *, expression: str | None = None, where: str | None = None) -> None:
+        self.expression = expression
+        self.where = where
+        text = message
+        if expression is not None:
+            text = f"{text} in expression {expression!r}"
+        if where:
+            text = f"{where}: {text}"
+        super().__init__(text)
+
+
+class ConnectionError_(TideflowError):
+    """A connection cannot be opened or a dataset cannot be read. Never contains secrets."""
+
+
+class UnsupportedPushdown(TideflowError):
+    """A recipe (or one step of it) cannot be expressed in SQL for this dialect."""
+
+    def __init__(self, step: str, reason: str) -> None:
+        self.step = step
+        self.reason = reason
+        super().__init__(f"{step}: {reason}")
+
+
+class BuildError(TideflowError):
+    """A recipe failed while building. The previous version of its outputs is intact."""
+
+    def __init__(self, recipe: str, message: str) -> None:
+        self.recipe = recipe
+        super().__init__(f"recipe {recipe!r} failed: {message}")
+
+
+class MissingExtraError(TideflowError):
+    """An optional dependency is missing; the message holds the exact install command."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(f"{module} is not installed: pip install 'tideflow[{extra}]'")
+
+
+__all__ = [
+    "BuildError",
+    "ConnectionError_",
+    "ExpressionError",
+    "GraphError",
+    "MissingExtraError",
+    "ProjectError",
+    "TideflowError",
+    "UnsupportedPushdown",
+    "did_you_mean",
+    "nearest",
+]

@@ -1,0 +1,176 @@
+"""The builder: runs a plan, independent recipes in parallel, outputs written atomically."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+from sqlglot import exp
+
+from tideflow.checks import BuildChecks
+from tideflow.engines.memory import run_recipe
+from tideflow.engines.sql import SqlInput, compile_recipe, to_sql
+from tideflow.errors import BuildError, TideflowError
+from tideflow.flow.model import BuildEvent, BuildResult, RecipeRun
+from tideflow.flow.planner import Planner
+from tideflow.recipes import SqlRecipe
+
+EventSink = Callable[[BuildEvent], None]
+
+
+class Builder:
+    """Executes the recipes a ``Planner`` selected. One instance per build."""
+
+    def __init__(self, planner: Planner, *, parallelism: int, on_event: EventSink | None = None) -> None:
+        self.planner = planner
+        self.project = planner.project
+        self.workspace = planner.workspace
+        self.parallelism = max(1, parallelism)
+        self.on_event = on_event or (lambda _e: None)
+        self.build_id = uuid.uuid4().hex[:12]
+        # Dataset checks run on each new output before it replaces the previous data (tideflow.checks).
+        self.checks = BuildChecks(self.project, self.workspace.state.path)
+
+    # ------------------------------------------------------------------ scheduling
+
+    def dependencies(self, name: str, runnable: set[str]) -> set[str]:
+        """Runnable recipes that must finish before ``name`` (looking through fused virtual datasets)."""
+        deps: set[str] = set()
+        stack = list(self.project.recipes[name].inputs)
+        while stack:
+            dataset = stack.pop()
+            producer = self.project.graph.producer.get(dataset)
+            if producer is None:
+                continue
+            if producer in runnable:
+                deps.add(producer)
+            elif self.planner.fused(dataset):
+                stack.extend(self.project.recipes[producer].inputs)
+        return deps
+
+    def run(self, selected: dict[str, str]) -> BuildResult:
+        started = time.perf_counter()
+        runnable = {n for n in selected if any(not self.planner.fused(o) for o in self.project.recipes[n].outputs)}
+        runs: dict[str, RecipeRun] = {}
+        for name in selected:
+            if name not in runnable:
+                runs[name] = RecipeRun(recipe=name, engine="sql", status="skipped", seconds=0.0)
+                self.on_event(BuildEvent("skipped", name, "sql", message="runs as a CTE inside its readers"))
+        pending = {n: self.dependencies(n, runnable) for n in self.project.graph.order if n in runnable}
+        failed: set[str] = set()
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="tide-build") as pool:
+            active: dict[Future[RecipeRun], str] = {}
+            while pending or active:
+                for name in list(pending):
+                    deps = pending[name]
+                    if deps & failed:
+                        del pending[name]
+                        failed.add(name)
+                        runs[name] = RecipeRun(recipe=name, engine="", status="cancelled", seconds=0.0,
+                                               error="an upstream recipe failed")
+                        self.on_event(BuildEvent("failed", name, message="cancelled: an upstream recipe failed"))
+                    elif not (deps - {n for n, r in runs.items() if r.status == "ok"}):
+                        del pending[name]
+                        active[pool.submit(self.run_recipe, name)] = name
+                if not active:
+                    break
+                done, _ = wait(active, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = active.pop(future)
+                    run = future.result()
+                    runs[name] = run
+                    if run.status != "ok":
+                        failed.add(name)
+        ordered = [runs[n] for n in self.project.graph.order if n in runs]
+        return BuildResult(runs=ordered, seconds=time.perf_counter() - started)
+
+    # ------------------------------------------------------------------ one recipe
+
+    def run_recipe(self, name: str) -> RecipeRun:
+        recipe = self.project.recipes[name]
+        decision = self.planner.decide(name)
+        self.on_event(BuildEvent("started", name, decision.engine))
+        start = time.perf_counter()
+        moved = 0
+        try:
+            input_versions = {d: self.planner.version(d) for d in recipe.inputs}
+            if decision.engine == "sql" and decision.connection is not None:
+                rows = self._run_sql(name, decision.connection)
+            else:
+                rows, moved = self._run_memory(name)
+            versions = self.workspace.state.record_success(name, self.project.recipe_fingerprint(name),
+                                                           input_versions, rows)
+            self.checks.commit(versions)  # record the verified outputs' metrics under their versions
+            for out in rows:
+                self.planner.forget(out)
+            status, error = "ok", ""
+        except TideflowError as err:
+            rows, status, error = {}, "failed", str(err)
+        except Exception as err:  # a database or engine error: report it, keep the previous outputs
+            rows, status, error = {}, "failed", f"{type(err).__name__}: {err}"
+        seconds = time.perf_counter() - start
+        run = RecipeRun(recipe=name, engine=decision.engine, status=status, seconds=seconds,  # type: ignore[arg-type]
+                        rows=rows, bytes_through_python=moved, error=error)
+        self.workspace.state.log_run(self.build_id, name, decision.engine, status, seconds, rows, error)
+        kind = "finished" if status == "ok" else "failed"
+        self.on_event(BuildEvent(kind, name, decision.engine, seconds, sum(rows.values()) if rows else None,  # type: ignore[arg-type]
+                                 message=BuildError(name, error).args[0] if error else ""))
+        return run
+
+    def _run_sql(self, name: str, connection: str) -> dict[str, int]:
+        recipe = self.project.recipes[name]
+        sql = self.workspace.sql(connection)
+        compiled = self.planner.compiler.compile(recipe, connection)
+        statements: dict[str, str] = {}
+        outputs: dict[str, str] = {}
+        for out, query in compiled.queries.items():
+            if self.planner.fused(out):
+                continue
+            table = self.project.datasets[out].table_name
+            sql.drop_stale_temps(table)
+            statements[table] = to_sql(query, sql.dialect)
+            outputs[table] = out
+        counts = sql.replace_tables(statements, before_swap=self.checks.sql_hook(sql, outputs))
+        return {outputs[t]: n for t, n in counts.items()}
+
+    def _run_memory(self, name: str) -> tuple[dict[str, int], int]:
+        recipe = self.project.recipes[name]
+        arrow_inputs = {d: self.workspace.read_arrow(d) for d in recipe.inputs}
+        moved = sum(t.nbytes for t in arrow_inputs.values())
+        where = self.project.files.get(name)
+        if isinstance(recipe, SqlRecipe):
+            results = _run_sql_recipe_in_duckdb(recipe, arrow_inputs, where)
+        else:
+            frames = {d: pl.from_arrow(t) for d, t in arrow_inputs.items()}
+            outputs = run_recipe(recipe, frames, project_dir=self.project.root, where=where)  # type: ignore[arg-type]
+            results = {o: df.to_arrow() for o, df in outputs.items()}
+        for out, table in results.items():  # checks first: a failing one writes none of the outputs
+            self.checks.verify_arrow(out, table)
+        rows: dict[str, int] = {}
+        for out, table in results.items():
+            moved += table.nbytes
+            rows[out] = self.workspace.write_arrow(out, table)
+        return rows, moved
+
+
+def _run_sql_recipe_in_duckdb(recipe: SqlRecipe, inputs: dict[str, pa.Table], where: str | None) -> dict[str, pa.Table]:
+    """A SQL recipe whose inputs live on different connections: run it in an embedded DuckDB."""
+    from tideflow.connections import arrow_logical_type
+
+    con = duckdb.connect(":memory:")
+    try:
+        sql_inputs = {}
+        for i, (name, table) in enumerate(inputs.items()):
+            view = f"__tide_input_{i}"
+            con.register(view, table)
+            sql_inputs[name] = SqlInput(relation=exp.Table(this=exp.to_identifier(view, quoted=True)),
+                                        schema={f.name: arrow_logical_type(f.type) for f in table.schema})
+        queries = compile_recipe(recipe, sql_inputs, "duckdb", where=where)
+        return {out: con.sql(to_sql(q, "duckdb")).to_arrow_table() for out, q in queries.items()}
+    finally:
+        con.close()

@@ -1,0 +1,262 @@
+"""The planner: which recipes a build runs (modes, outdated detection) and on which engine.
+
+Engine choice: ``sql`` when the recipe's inputs and outputs share one SQL connection (files count as
+readable from DuckDB) and the recipe compiles; ``memory`` otherwise, with the reason. A virtual
+dataset is fused (its recipe becomes a CTE of its readers) when its recipe and every reader in the
+build run as SQL on the same connection; otherwise it is stored like any other dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from tideflow.errors import ProjectError, UnsupportedPushdown, did_you_mean
+from tideflow.flow.model import BuildMode, PlannedRecipe
+from tideflow.flow.sqlgen import RecipeCompiler
+from tideflow.flow.workspace import Workspace
+from tideflow.project import SQL_CONNECTION_TYPES, Project
+from tideflow.recipes import PythonRecipe, RecipeBase, Schema, SqlRecipe
+
+
+@dataclass
+class Decision:
+    engine: str
+    reason: str
+    connection: str | None
+
+
+@dataclass
+class Planner:
+    project: Project
+    workspace: Workspace
+    engine_override: str | None = None
+    run_set: set[str] = field(default_factory=set)
+    _decisions: dict[str, Decision] = field(default_factory=dict)
+    _schemas: dict[str, Schema | None] = field(default_factory=dict)
+    _versions: dict[str, str] = field(default_factory=dict)
+    _deciding: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.compiler = RecipeCompiler(self.project, self.workspace, fused=self.fused, schema_of=self.schema_of)
+
+    # ------------------------------------------------------------------ selection
+
+    def target_recipes(self, targets: list[str] | None) -> list[str]:
+        graph = self.project.graph
+        if not targets:
+            return list(graph.order)
+        out = []
+        for name in targets:
+            if name not in self.project.datasets:
+                raise ProjectError(f"unknown dataset {name!r}{did_you_mean(name, self.project.datasets)}")
+            if name not in graph.producer:
+                raise ProjectError(f"dataset {name!r} is a source: no recipe builds it")
+            if graph.producer[name] not in out:
+                out.append(graph.producer[name])
+        return out
+
+    def select(self, targets: list[str] | None, mode: BuildMode) -> dict[str, str]:
+        """Recipes to run, in topological order, each with why it runs."""
+        graph = self.project.graph
+        chosen = self.target_recipes(targets)
+        if mode == "dataset":
+            candidates = set(chosen)
+        elif mode == "downstream":
+            candidates = set(chosen) | graph.descendants(chosen)
+        else:
+            candidates = set(chosen) | graph.ancestors(chosen)
+        selected: dict[str, str] = {}
+        for name in graph.order:
+            if name not in candidates:
+                continue
+            if mode == "smart":
+                reason = self.outdated_reason(name, set(selected))
+                if reason:
+                    selected[name] = reason
+            else:
+                selected[name] = {"dataset": "requested", "forced": "forced rebuild",
+                                  "downstream": "downstream of the request"}.get(mode, mode)
+        self.run_set = set(selected)
+        return selected
+
+    # ------------------------------------------------------------------ outdated
+
+    def version(self, dataset: str) -> str:
+        """The data version of a dataset: recorded for built ones, a fingerprint for sources,
+        and a hash of recipe and inputs for virtual ones (they are never stored)."""
+        if dataset in self._versions:
+            return self._versions[dataset]
+        producer = self.project.graph.producer.get(dataset)
+        if producer is None:
+            value = "source:" + self.workspace.source_fingerprint(dataset)
+        elif self.project.datasets[dataset].virtual:
+            recipe = self.project.recipes[producer]
+            parts = [self.project.recipe_fingerprint(producer)] + [self.version(d) for d in recipe.inputs]
+            value = "virtual:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+        else:
+            value = self.workspace.state.dataset_version(dataset) or "never-built"
+        self._versions[dataset] = value
+        return value
+
+    def forget(self, dataset: str) -> None:
+        """Drop cached knowledge of ``dataset`` after it was rebuilt (and every inferred schema)."""
+        self._versions.pop(dataset, None)
+        for key in [k for k in self._versions if k.startswith("virtual:") or
+                    (self.project.datasets.get(k, None) is not None and self.project.datasets[k].virtual)]:
+            self._versions.pop(key, None)
+        self._schemas.clear()
+
+    def outdated_reason(self, name: str, running: set[str]) -> str:
+        recipe = self.project.recipes[name]
+        stored_outputs = [o for o in recipe.outputs if not self.fused(o)]
+        if not stored_outputs:
+            return ""  # runs inside its readers, as a CTE
+        state = self.workspace.state.recipe(name)
+        if state is None:
+            return "never built"
+        if state.fingerprint != self.project.recipe_fingerprint(name):
+            return "the recipe changed"
+        for out in stored_outputs:
+            if not self.workspace.exists(out):
+                return f"output {out!r} is missing"
+        for inp in recipe.inputs:
+            if self._upstream_runs(inp, running):
+                return f"input {inp!r} is being rebuilt"
+            if state.input_versions.get(inp) != self.version(inp):
+                return f"input {inp!r} changed"
+        return ""
+
+    def _upstream_runs(self, dataset: str, running: set[str]) -> bool:
+        producer = self.project.graph.producer.get(dataset)
+        if producer is None:
+            return False
+        if producer in running:
+            return True
+        if self.project.datasets[dataset].virtual:
+            return any(self._upstream_runs(d, running) for d in self.project.recipes[producer].inputs)
+        return False
+
+    # ------------------------------------------------------------------ engines
+
+    def output_connection(self, recipe: RecipeBase) -> str | None:
+        conns = {self.project.connection_of(o) for o in recipe.outputs}
+        return conns.pop() if len(conns) == 1 else None
+
+    def decide(self, name: str) -> Decision:
+        if name in self._decisions:
+            return self._decisions[name]
+        recipe = self.project.recipes[name]
+        self._deciding.add(name)
+        try:
+            decision = self._decide(recipe)
+        finally:
+            self._deciding.discard(name)
+        self._decisions[name] = decision
+        return decision
+
+    def _decide(self, recipe: RecipeBase) -> Decision:
+        forced = self.engine_override or (recipe.engine if recipe.engine != "auto" else None)
+        if forced is None and self.project.config.defaults.engine != "auto":
+            forced = self.project.config.defaults.engine
+        conn = self.output_connection(recipe)
+        if isinstance(recipe, PythonRecipe):
+            return Decision("memory", "python recipes run in memory", conn)
+        if forced == "memory":
+            return Decision("memory", "memory engine forced", conn)
+        blocker = self._sql_blocker(recipe, conn)
+        if blocker is None and conn is not None:
+            try:
+                self.compiler.compile(recipe, conn)
+            except UnsupportedPushdown as err:
+                blocker = f"not expressible in SQL: {err}"
+            except ProjectError as err:
+                if "does not exist yet" not in str(err):
+                    raise
+        if blocker is not None:
+            if forced == "sql" and not isinstance(recipe, SqlRecipe):
+                raise ProjectError(f"recipe {recipe.name!r}: the sql engine was forced but {blocker}")
+            if isinstance(recipe, SqlRecipe):
+                return Decision("memory", f"{blocker}; the query runs in an embedded DuckDB over Arrow", conn)
+            return Decision("memory", f"{blocker}; data moves as Arrow", conn)
+        assert conn is not None
+        kind = self.project.config.connections[conn].type
+        reason = f"inputs and outputs are on {kind} connection {conn!r}; the recipe compiles to {kind} SQL"
+        return Decision("sql", ("sql engine forced: " if forced == "sql" else "") + reason, conn)
+
+    def _sql_blocker(self, recipe: RecipeBase, conn: str | None) -> str | None:
+        if conn is None:
+            return "outputs are on different connections"
+        kind = self.project.config.connections[conn].type
+        if kind not in SQL_CONNECTION_TYPES:
+            return f"output is on {kind} connection {conn!r}"
+        for inp in recipe.inputs:
+            if self.fused(inp) and self.project.connection_of(inp) == conn:
+                continue
+            if self.project.datasets[inp].virtual and self.project.connection_of(inp) == conn:
+                producer = self.project.graph.producer[inp]
+                if self.decide(producer).engine == "sql":
+                    continue
+            if self.workspace.relation(inp, conn) is None:
+                return (f"input {inp!r} is on connection {self.project.connection_of(inp)!r}, "
+                        f"output on {conn!r}")
+        return None
+
+    def fused(self, dataset: str) -> bool:
+        """A virtual dataset whose recipe and readers all run as SQL on its connection."""
+        spec = self.project.datasets.get(dataset)
+        if spec is None or not spec.virtual:
+            return False
+        producer = self.project.graph.producer[dataset]
+        conn = self.project.connection_of(dataset)
+        if self.decide(producer).engine != "sql" or self.decide(producer).connection != conn:
+            return False
+        for reader in self.project.graph.consumers.get(dataset, []):
+            if reader in self._deciding:
+                continue
+            d = self.decide(reader)
+            if d.engine != "sql" or d.connection != conn:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ schemas
+
+    def schema_of(self, dataset: str) -> Schema | None:
+        if dataset in self._schemas:
+            return self._schemas[dataset]
+        producer = self.project.graph.producer.get(dataset)
+        schema: Schema | None = None
+        virtual = self.project.datasets[dataset].virtual
+        if not virtual and (producer is None or producer not in self.run_set):
+            schema = self.workspace.stored_schema(dataset)
+        if schema is None and producer is not None:
+            inferred = self.compiler.infer_outputs(self.project.recipes[producer])
+            schema = (inferred or {}).get(dataset)
+            if schema is None and not virtual:
+                schema = self.workspace.stored_schema(dataset)
+        self._schemas[dataset] = schema
+        return schema
+
+    # ------------------------------------------------------------------ plan output
+
+    def planned(self, name: str, outdated_reason: str = "") -> PlannedRecipe:
+        recipe = self.project.recipes[name]
+        decision = self.decide(name)
+        virtual = tuple(o for o in recipe.outputs if self.fused(o))
+        fused_into = None
+        if virtual and len(virtual) == len(recipe.outputs):
+            readers = [r for o in virtual for r in self.project.graph.consumers.get(o, [])]
+            fused_into = readers[0] if readers else None
+        sql: dict[str, str] = {}
+        if decision.engine == "sql" and decision.connection is not None:
+            dialect = self.workspace.sql(decision.connection).dialect
+            try:
+                compiled = self.compiler.compile(recipe, decision.connection)
+                sql = {o: compiled.sql(o, dialect) for o in compiled.queries}
+            except ProjectError as err:
+                sql = {o: f"-- not available yet: {err}" for o in recipe.outputs}
+        return PlannedRecipe(
+            recipe=name, engine=decision.engine, reason=decision.reason,  # type: ignore[arg-type]
+            connection=decision.connection, sql=sql, outdated_reason=outdated_reason,
+            virtual_outputs=virtual, fused_into=fused_into,
+        )

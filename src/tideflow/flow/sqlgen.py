@@ -1,0 +1,146 @@
+"""Compile a recipe for a connection: resolve inputs to relations, fuse virtual inputs as CTEs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from tideflow.engines.sql import SqlInput, compile_recipe, discover_pivot_values_query, output_schema, to_sql
+from tideflow.errors import ProjectError, TideflowError, UnsupportedPushdown
+from tideflow.flow.workspace import Workspace
+from tideflow.project import Project
+from tideflow.recipes import PivotRecipe, PythonRecipe, RecipeBase, Schema
+
+VIRTUAL_PREFIX = "__tide_virtual_"
+
+
+@dataclass
+class CompiledRecipe:
+    """Queries per output, with the CTEs of fused virtual inputs already attached."""
+
+    queries: dict[str, exp.Query]
+    ctes: list[tuple[str, exp.Query]] = field(default_factory=list)
+    bare: dict[str, exp.Query] = field(default_factory=dict)  # the queries before the CTEs were attached
+
+    def sql(self, output: str, dialect: str) -> str:
+        return to_sql(self.queries[output], dialect)
+
+
+def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Query:
+    """Put ``ctes`` (name, body) first in ``query``'s WITH clause; later CTEs may read earlier ones."""
+    if not ctes:
+        return query
+    query = query.copy()
+    new = [exp.CTE(this=body.copy(), alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
+           for name, body in ctes]
+    existing = query.args.get("with_")
+    if isinstance(existing, exp.With):
+        existing.set("expressions", new + list(existing.expressions))
+    else:
+        query.set("with_", exp.With(expressions=new))
+    return query
+
+
+class RecipeCompiler:
+    """Compiles recipes of a project for a SQL connection.
+
+    ``fused(dataset)`` says whether a virtual dataset is inlined as a CTE (otherwise it is stored
+    and read as a table). ``schema_of(dataset)`` gives an input's schema: stored, or inferred for
+    datasets not built yet (explain before build).
+    """
+
+    def __init__(self, project: Project, workspace: Workspace, *, fused: Callable[[str], bool],
+                 schema_of: Callable[[str], Schema | None]) -> None:
+        self.project = project
+        self.workspace = workspace
+        self.fused = fused
+        self.schema_of = schema_of
+
+    def where(self, recipe: RecipeBase) -> str:
+        return self.project.files.get(recipe.name, f"recipe {recipe.name!r}")
+
+    def compile(self, recipe: RecipeBase, connection: str, dialect: str | None = None) -> CompiledRecipe:
+        """Compile ``recipe`` for ``connection`` (in ``dialect``, default the connection's own);
+        raise UnsupportedPushdown when SQL cannot do it."""
+        if isinstance(recipe, PythonRecipe):
+            raise UnsupportedPushdown("python", "python recipes run in memory")
+        dialect = dialect or self.workspace.sql(connection).dialect
+        inputs: dict[str, SqlInput] = {}
+        ctes: list[tuple[str, exp.Query]] = []
+        for name in recipe.inputs:
+            if self.fused(name):
+                producer = self.project.recipes[self.project.graph.producer[name]]
+                inner = self.compile(producer, connection, dialect)
+                for cte in inner.ctes:
+                    if cte[0] not in [c[0] for c in ctes]:
+                        ctes.append(cte)
+                cte_name = VIRTUAL_PREFIX + name
+                if cte_name not in [c[0] for c in ctes]:
+                    # The body is the producer's bare query: its own CTEs are already in `ctes`, once.
+                    ctes.append((cte_name, inner.bare[name]))
+                schema = self.schema_of(name)
+                if schema is None:
+                    raise UnsupportedPushdown(name, f"the schema of virtual dataset {name!r} is unknown")
+                inputs[name] = SqlInput(relation=exp.Table(this=exp.to_identifier(cte_name, quoted=True)),
+                                        schema=schema)
+                continue
+            relation = self.workspace.relation(name, connection)
+            if relation is None:
+                raise UnsupportedPushdown(
+                    name, f"input {name!r} is on connection {self.project.connection_of(name)!r}, "
+                          f"not readable from {connection!r}")
+            schema = self.schema_of(name)
+            if schema is None:
+                raise ProjectError(f"input {name!r} of recipe {recipe.name!r} does not exist yet: build it first")
+            inputs[name] = SqlInput(relation=relation, schema=schema)
+        pivot_values = self.pivot_values(recipe, inputs, connection)
+        queries = compile_recipe(recipe, inputs,  # type: ignore[arg-type]
+                                  dialect, pivot_values=pivot_values, where=self.where(recipe))
+        return CompiledRecipe(queries={k: attach_ctes(q, ctes) for k, q in queries.items()}, ctes=ctes,
+                              bare=dict(queries))
+
+    def pivot_values(self, recipe: RecipeBase, inputs: dict[str, SqlInput], connection: str) -> list[object] | None:
+        """Discover pivot values in the database (distinct values, sorted, bounded)."""
+        if not isinstance(recipe, PivotRecipe) or recipe.values is not None:
+            return None
+        sql = self.workspace.sql(connection)
+        query = discover_pivot_values_query(recipe, inputs, sql.dialect)
+        ctes = []
+        for name in recipe.inputs:
+            if self.fused(name):
+                inner = self.compile(self.project.recipes[self.project.graph.producer[name]], connection)
+                ctes = [*inner.ctes, (VIRTUAL_PREFIX + name, inner.bare[name])]
+        table = sql.fetch_arrow(to_sql(attach_ctes(query, ctes), sql.dialect))
+        values = table.column(0).to_pylist() if table.num_columns else []
+        if len(values) > recipe.max_values:
+            raise ProjectError(
+                f"pivot column {recipe.column!r} has more than max_values={recipe.max_values} distinct values; "
+                "list 'values' explicitly or raise 'max_values'",
+                file=self.where(recipe), key_path="values",
+            )
+        return values
+
+    def infer_outputs(self, recipe: RecipeBase) -> dict[str, Schema] | None:
+        """Output schemas without running anything, or None when they cannot be known yet."""
+        if isinstance(recipe, PythonRecipe):
+            return None
+        schemas: dict[str, SqlInput] = {}
+        for name in recipe.inputs:
+            schema = self.schema_of(name)
+            if schema is None:
+                return None
+            schemas[name] = SqlInput(relation=exp.Table(this=exp.to_identifier(name, quoted=True)), schema=schema)
+        try:
+            pivot_values = None
+            if isinstance(recipe, PivotRecipe) and recipe.values is None:
+                connection = self.project.connection_of(recipe.inputs[0])
+                if self.workspace.connection_type(connection) == "files":
+                    return None
+                pivot_values = self.pivot_values(
+                    recipe, {n: SqlInput(relation=self.workspace.relation(n, connection) or exp.Null(),
+                                         schema=s.schema) for n, s in schemas.items()}, connection)
+            return output_schema(recipe, schemas, pivot_values=pivot_values)  # type: ignore[arg-type]
+        except TideflowError:
+            return None

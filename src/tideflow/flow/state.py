@@ -1,0 +1,104 @@
+"""The state store under ``.tide/state.db``: what was built, from what, and the run log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS recipe_state (
+    recipe TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    input_versions TEXT NOT NULL,
+    built_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dataset_state (
+    dataset TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    rows INTEGER,
+    built_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    build_id TEXT NOT NULL,
+    recipe TEXT NOT NULL,
+    engine TEXT NOT NULL,
+    status TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    rows TEXT NOT NULL,
+    error TEXT NOT NULL,
+    finished_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class RecipeState:
+    fingerprint: str
+    input_versions: dict[str, str]
+    built_at: float
+
+
+class StateStore:
+    """A small SQLite database; safe to use from the builder's threads."""
+
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / "state.db"
+        self._lock = threading.Lock()
+        self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.executescript(_SCHEMA)
+
+    def recipe(self, name: str) -> RecipeState | None:
+        with self._lock:
+            row = self._con.execute(
+                "SELECT fingerprint, input_versions, built_at FROM recipe_state WHERE recipe = ?", (name,)
+            ).fetchone()
+        if row is None:
+            return None
+        return RecipeState(fingerprint=row[0], input_versions=json.loads(row[1]), built_at=row[2])
+
+    def dataset_version(self, name: str) -> str | None:
+        with self._lock:
+            row = self._con.execute("SELECT version FROM dataset_state WHERE dataset = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def record_success(
+        self, recipe: str, fingerprint: str, input_versions: dict[str, str], outputs: dict[str, int]
+    ) -> dict[str, str]:
+        """Record a successful build of ``recipe``; return the new version of each output."""
+        now = time.time()
+        versions = {out: uuid.uuid4().hex[:16] for out in outputs}
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                self._con.execute(
+                    "INSERT OR REPLACE INTO recipe_state VALUES (?, ?, ?, ?)",
+                    (recipe, fingerprint, json.dumps(input_versions, sort_keys=True), now),
+                )
+                for out, rows in outputs.items():
+                    self._con.execute(
+                        "INSERT OR REPLACE INTO dataset_state VALUES (?, ?, ?, ?)", (out, versions[out], rows, now)
+                    )
+                self._con.execute("COMMIT")
+            except Exception:
+                self._con.execute("ROLLBACK")
+                raise
+        return versions
+
+    def log_run(self, build_id: str, recipe: str, engine: str, status: str, seconds: float,
+                rows: dict[str, int], error: str) -> None:
+        with self._lock:
+            self._con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (build_id, recipe, engine, status, seconds, json.dumps(rows), error, time.time()),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()

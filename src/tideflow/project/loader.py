@@ -1,0 +1,199 @@
+"""Load a project directory into specs, with located errors. Reads files; runs nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tideflow.errors import ProjectError, did_you_mean
+from tideflow.project.graph import FlowGraph, build_graph
+from tideflow.project.specs import DatasetSpec, ProjectConfig
+from tideflow.project.yamlfile import read_yaml, register_tags, validate
+from tideflow.recipes import (
+    RECIPE_TYPES,
+    STEP_OPS,
+    PythonRecipe,
+    RecipeBase,
+    SqlRecipe,
+    recipe_adapter,
+)
+
+PROJECT_FILE = "tideflow.yaml"
+register_tags((*RECIPE_TYPES, *STEP_OPS, "duckdb", "postgres", "files"))
+
+
+@dataclass
+class Project:
+    """A loaded, validated project. ``files`` maps a dataset or recipe name to its file (relative)."""
+
+    root: Path
+    config: ProjectConfig
+    datasets: dict[str, DatasetSpec]
+    recipes: dict[str, RecipeBase]
+    graph: FlowGraph
+    files: dict[str, str] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".tide"
+
+    def dataset(self, name: str) -> DatasetSpec:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise ProjectError(f"unknown dataset {name!r}{did_you_mean(name, self.datasets)}") from None
+
+    def recipe(self, name: str) -> RecipeBase:
+        try:
+            return self.recipes[name]
+        except KeyError:
+            raise ProjectError(f"unknown recipe {name!r}{did_you_mean(name, self.recipes)}") from None
+
+    def connection_of(self, dataset: str) -> str:
+        return self.dataset(dataset).connection or self.config.defaults.connection
+
+    def recipe_fingerprint(self, name: str) -> str:
+        """A hash of the recipe's spec and code: it changes when the recipe must be rebuilt."""
+        recipe = self.recipes[name]
+        payload = json.dumps(recipe.model_dump(mode="json", by_alias=True), sort_keys=True)
+        payload += "\0" + self.code.get(name, "")
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def load_project(root: str | Path) -> Project:
+    """Load ``root/tideflow.yaml``, ``datasets/*.yaml`` and ``recipes/*.yaml``, check names and graph."""
+    root = Path(root).resolve()
+    config_path = root / PROJECT_FILE
+    if not config_path.is_file():
+        raise ProjectError(f"no {PROJECT_FILE} in {root}: expected a Tideflow project directory (see 'tide init')")
+    data, lines = read_yaml(config_path, PROJECT_FILE)
+    if not isinstance(data, dict):
+        raise ProjectError(f"expected a mapping of keys, got {type(data).__name__}", file=PROJECT_FILE, line=1)
+    config = validate(ProjectConfig, data, shown=PROJECT_FILE, lines=lines, vocabulary_of=ProjectConfig)
+
+    files: dict[str, str] = {}
+    datasets: dict[str, DatasetSpec] = {}
+    for path in sorted((root / "datasets").glob("*.y*ml")):
+        shown = f"datasets/{path.name}"
+        data, lines = read_yaml(path, shown)
+        if not isinstance(data, dict):
+            raise ProjectError(f"expected a mapping of keys, got {type(data).__name__}", file=shown, line=1)
+        data.setdefault("name", path.stem)
+        spec = validate(DatasetSpec, data, shown=shown, lines=lines, vocabulary_of=DatasetSpec)
+        if spec.name in datasets:
+            raise ProjectError(f"dataset {spec.name!r} is declared twice (also in {files[spec.name]})", file=shown)
+        _check_connection(spec, config, shown, lines.get(("connection",)))
+        datasets[spec.name] = spec
+        files[spec.name] = shown
+
+    recipes: dict[str, RecipeBase] = {}
+    code: dict[str, str] = {}
+    recipe_files: dict[str, str] = {}
+    for path in sorted((root / "recipes").glob("*.y*ml")):
+        shown = f"recipes/{path.name}"
+        data, lines = read_yaml(path, shown)
+        if not isinstance(data, dict):
+            raise ProjectError(f"expected a mapping of keys, got {type(data).__name__}", file=shown, line=1)
+        data.setdefault("name", path.stem)
+        if "type" not in data:
+            raise ProjectError(f"missing the key 'type' (one of {', '.join(RECIPE_TYPES)})", file=shown, line=1,
+                               key_path="type")
+        recipe = validate(recipe_adapter, data, shown=shown, lines=lines, vocabulary_of=type(_probe(data)))
+        if recipe.name in recipes:
+            raise ProjectError(f"recipe {recipe.name!r} is declared twice (also in {recipe_files[recipe.name]})",
+                               file=shown)
+        code_text = _read_code(root, recipe, shown)
+        if code_text is not None:
+            code[recipe.name] = code_text
+            if isinstance(recipe, SqlRecipe) and recipe.sql is None:
+                recipe = recipe.model_copy(update={"sql": code_text})  # the loader reads the file in
+        recipes[recipe.name] = recipe
+        recipe_files[recipe.name] = shown
+
+    graph = build_graph(recipes, recipe_files)
+    # Outputs without a dataset file live on the default connection under their own name.
+    for recipe in recipes.values():
+        for out in recipe.outputs:
+            datasets.setdefault(out, DatasetSpec(name=out))
+    for name, recipe in recipes.items():
+        for inp in recipe.inputs:
+            if inp not in datasets:
+                raise ProjectError(
+                    f"input {inp!r} is neither declared in datasets/ nor written by a recipe"
+                    f"{did_you_mean(inp, datasets)}",
+                    file=recipe_files[name], key_path="inputs",
+                )
+    for name, spec in datasets.items():
+        if spec.virtual and name not in graph.producer:
+            raise ProjectError(f"dataset {name!r} is virtual but no recipe writes it: a source must be stored",
+                               file=files.get(name), key_path="virtual")
+    files.update(recipe_files)
+    return Project(root=root, config=config, datasets=datasets, recipes=recipes, graph=graph, files=files,
+                   code=code)
+
+
+def _probe(data: dict[str, object]) -> RecipeBase:
+    """The recipe class for ``data['type']`` (for error suggestions); RecipeBase if the type is wrong."""
+    from tideflow.recipes import (
+        DistinctRecipe,
+        GroupRecipe,
+        JoinRecipe,
+        PivotRecipe,
+        PrepareRecipe,
+        SampleRecipe,
+        SortRecipe,
+        SplitRecipe,
+        StackRecipe,
+        TopNRecipe,
+        WindowRecipe,
+    )
+
+    classes: dict[str, type[RecipeBase]] = {
+        "prepare": PrepareRecipe, "group": GroupRecipe, "join": JoinRecipe, "window": WindowRecipe,
+        "stack": StackRecipe, "distinct": DistinctRecipe, "sort": SortRecipe, "top_n": TopNRecipe,
+        "split": SplitRecipe, "sample": SampleRecipe, "pivot": PivotRecipe, "sql": SqlRecipe,
+        "python": PythonRecipe,
+    }
+    cls = classes.get(str(data.get("type")), RecipeBase)
+    return cls.model_construct()
+
+
+def _check_connection(spec: DatasetSpec, config: ProjectConfig, shown: str, line: int | None) -> None:
+    conn_name = spec.connection or config.defaults.connection
+    if conn_name not in config.connections:
+        raise ProjectError(
+            f"unknown connection {conn_name!r}{did_you_mean(conn_name, config.connections)} "
+            f"(declared: {', '.join(config.connections)})",
+            file=shown, line=line, key_path="connection",
+        )
+    conn = config.connections[conn_name]
+    if conn.type == "files" and not spec.path:
+        raise ProjectError("a dataset on a files connection needs 'path'", file=shown, key_path="path")
+    if conn.type != "files" and spec.path:
+        raise ProjectError(f"'path' is for files connections; {conn_name!r} is {conn.type}: use 'table'",
+                           file=shown, key_path="path")
+
+
+def _read_code(root: Path, recipe: RecipeBase, shown: str) -> str | None:
+    if isinstance(recipe, SqlRecipe):
+        if recipe.file is None:
+            return recipe.sql
+        return _read_file(root, recipe.file, shown)
+    if isinstance(recipe, PythonRecipe):
+        return _read_file(root, recipe.file, shown)
+    return None
+
+
+def _read_file(root: Path, relative: str, shown: str) -> str:
+    base = (root / "recipes").resolve()
+    path = (base / relative).resolve()
+    if not path.is_relative_to(base):
+        raise ProjectError(f"expected a file inside recipes/, got {relative!r}", file=shown, key_path="file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        near = did_you_mean(relative, [p.name for p in base.glob("*") if p.is_file()])
+        raise ProjectError(f"file recipes/{relative} not found{near}", file=shown, key_path="file") from None

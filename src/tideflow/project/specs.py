@@ -1,0 +1,113 @@
+"""Specs of ``tideflow.yaml`` (project, connections, defaults) and ``datasets/*.yaml``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from tideflow.project.checks_specs import CheckList, MetricSpec
+from tideflow.project.compute_specs import ComputeSpec
+from tideflow.recipes import Strict
+
+DEFAULT_CONNECTION = "warehouse"
+DEFAULT_DUCKDB_PATH = ".tide/warehouse.duckdb"
+
+
+class DuckDBConnection(Strict):
+    """Embedded DuckDB. ``path`` is relative to the project directory (``:memory:`` for none)."""
+
+    type: Literal["duckdb"]
+    path: str = DEFAULT_DUCKDB_PATH
+    schema_: str = Field(default="main", alias="schema")
+    threads: int | None = Field(default=None, ge=1)
+
+
+class PostgresConnection(Strict):
+    """PostgreSQL through psycopg 3.
+
+    The password is never written in the project: it comes from the environment variable named by
+    ``password_env`` or from the key ``password_secret`` of the ignored ``.tide/secrets.yaml``.
+    """
+
+    type: Literal["postgres"]
+    host: str = "127.0.0.1"
+    port: int = Field(default=5432, ge=1, le=65535)
+    dbname: str
+    user: str
+    password_env: str | None = None
+    password_secret: str | None = None
+    schema_: str = Field(default="public", alias="schema")
+    connect_timeout_s: int = Field(default=10, ge=1)
+
+
+class FilesConnection(Strict):
+    """A folder of CSV / Parquet files (relative to the project directory), read through DuckDB."""
+
+    type: Literal["files"]
+    root: str = "data"
+
+
+ConnectionSpec = Annotated[DuckDBConnection | PostgresConnection | FilesConnection, Field(discriminator="type")]
+SQL_CONNECTION_TYPES = ("duckdb", "postgres")
+
+
+class Defaults(Strict):
+    connection: str = DEFAULT_CONNECTION
+    engine: Literal["auto", "sql", "memory"] = "auto"
+    parallelism: int = Field(default=2, ge=1, le=64)
+
+
+def _default_connections() -> dict[str, ConnectionSpec]:
+    return {DEFAULT_CONNECTION: DuckDBConnection(type="duckdb")}
+
+
+class ProjectConfig(Strict):
+    """``tideflow.yaml``."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    connections: dict[str, ConnectionSpec] = Field(default_factory=_default_connections)
+    defaults: Defaults = Field(default_factory=Defaults)
+    compute: ComputeSpec = Field(default_factory=ComputeSpec)
+
+    @model_validator(mode="after")
+    def _default_exists(self) -> ProjectConfig:
+        if self.defaults.connection not in self.connections:
+            known = ", ".join(self.connections) or "none"
+            raise ValueError(
+                f"defaults.connection {self.defaults.connection!r} is not a declared connection (declared: {known})"
+            )
+        return self
+
+
+class DatasetSpec(Strict):
+    """``datasets/<name>.yaml``: where a dataset lives.
+
+    On a SQL connection it is a table (``table``, default: the dataset name). On a files connection
+    it is a file (``path`` under the connection's root; ``format`` from the extension by default).
+    ``virtual: true`` marks an intermediate dataset of a SQL chain: it is never written, its recipe
+    becomes a CTE of the recipe that reads it.
+    """
+
+    name: str = Field(min_length=1)
+    connection: str | None = None
+    table: str | None = None
+    path: str | None = None
+    format: Literal["csv", "parquet"] | None = None
+    virtual: bool = False
+    description: str = ""
+    metrics: list[MetricSpec] = []
+    checks: CheckList = []
+    checks_after_build: bool = True
+
+    @property
+    def table_name(self) -> str:
+        return self.table or self.name
+
+    @property
+    def file_format(self) -> str:
+        if self.format:
+            return self.format
+        path = (self.path or "").lower()
+        return "csv" if path.endswith((".csv", ".csv.gz", ".tsv")) else "parquet"

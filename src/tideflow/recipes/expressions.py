@@ -1,0 +1,216 @@
+"""Recipe expressions: a small, checked subset of SQL.
+
+An expression is parsed by sqlglot (ANSI flavour, double-quoted identifiers) and then checked: every
+node must be on the allow-list below and every column must exist in the input schema. A subquery,
+an unknown function or an unknown column is an ``ExpressionError`` raised before anything runs.
+Each engine implements exactly the nodes on the allow-list, with the semantics documented in
+``tideflow.recipes.visual`` (division, casts, NULLs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from tideflow.errors import ExpressionError, did_you_mean
+from tideflow.recipes.types import ColumnType, common_type
+
+# Node types an expression may contain, by what they produce.
+STRUCTURAL: tuple[type[exp.Expression], ...] = (exp.Column, exp.Identifier, exp.Literal, exp.Null,
+                                                 exp.Boolean, exp.Paren, exp.DataType, exp.Var)
+ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
+COMPARISON = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between, exp.Like,
+              exp.ILike)
+LOGICAL = (exp.And, exp.Or, exp.Not)
+CONDITIONAL = (exp.Case, exp.If, exp.Coalesce, exp.Nullif, exp.Greatest, exp.Least)
+CASTS = (exp.Cast, exp.TryCast)
+NUMERIC_FUNCTIONS = (exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Sqrt, exp.Ln, exp.Exp, exp.Pow, exp.Sign)
+STRING_FUNCTIONS = (exp.DPipe, exp.Concat, exp.Upper, exp.Lower, exp.Length, exp.Trim, exp.Substring,
+                    exp.Replace, exp.StrPosition, exp.Left, exp.Right)
+DATE_FUNCTIONS = (exp.Year, exp.Month, exp.Day)
+
+ALLOWED: tuple[type[exp.Expression], ...] = (
+    STRUCTURAL + ARITHMETIC + COMPARISON + LOGICAL + CONDITIONAL + CASTS + NUMERIC_FUNCTIONS
+    + STRING_FUNCTIONS + DATE_FUNCTIONS
+)
+
+FUNCTION_NAMES = (
+    "abs", "round", "floor", "ceil", "sqrt", "ln", "exp", "power", "sign", "upper", "lower", "length",
+    "trim", "ltrim", "rtrim", "substring", "replace", "strpos", "left", "right", "concat", "coalesce",
+    "nullif", "greatest", "least", "if", "year", "month", "day", "cast", "try_cast",
+)
+
+# SQL type names accepted in CAST(... AS type), mapped to logical types.
+CAST_TYPES: dict[object, ColumnType] = {
+    exp.DataType.Type.BOOLEAN: ColumnType.BOOLEAN,
+    exp.DataType.Type.TINYINT: ColumnType.INTEGER,
+    exp.DataType.Type.SMALLINT: ColumnType.INTEGER,
+    exp.DataType.Type.INT: ColumnType.INTEGER,
+    exp.DataType.Type.BIGINT: ColumnType.INTEGER,
+    exp.DataType.Type.FLOAT: ColumnType.DOUBLE,
+    exp.DataType.Type.DOUBLE: ColumnType.DOUBLE,
+    exp.DataType.Type.DECIMAL: ColumnType.DOUBLE,
+    exp.DataType.Type.VARCHAR: ColumnType.STRING,
+    exp.DataType.Type.TEXT: ColumnType.STRING,
+    exp.DataType.Type.CHAR: ColumnType.STRING,
+    exp.DataType.Type.DATE: ColumnType.DATE,
+    exp.DataType.Type.TIMESTAMP: ColumnType.TIMESTAMP,
+}
+
+
+def parse_expression(text: str, *, where: str | None = None) -> exp.Expression:
+    """Parse ``text`` into a sqlglot tree; a syntax error becomes an ``ExpressionError``."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("expected a non-empty SQL expression", expression=str(text), where=where)
+    try:
+        statements = sqlglot.parse(text, error_level=sqlglot.ErrorLevel.RAISE)
+    except ParseError as err:
+        first = err.errors[0]["description"] if err.errors else str(err)
+        raise ExpressionError(f"syntax error ({first})", expression=text, where=where) from None
+    if len(statements) != 1 or statements[0] is None:
+        raise ExpressionError("expected one expression, got several statements", expression=text, where=where)
+    tree = statements[0]
+    if not isinstance(tree, exp.Expression):
+        raise ExpressionError("expected an expression", expression=text, where=where)
+    if isinstance(tree, exp.Query | exp.DDL | exp.DML | exp.Command):
+        raise ExpressionError("expected an expression, got a statement", expression=text, where=where)
+    return tree
+
+
+def referenced_columns(tree: exp.Expression) -> list[str]:
+    """Names of the columns an expression reads, in order of appearance, without duplicates."""
+    names: list[str] = []
+    for column in tree.find_all(exp.Column):
+        if column.name not in names:
+            names.append(column.name)
+    return names
+
+
+def check_expression(
+    tree: exp.Expression, schema: Mapping[str, ColumnType], *, text: str | None = None,
+    where: str | None = None,
+) -> ColumnType | None:
+    """Check ``tree`` against the allow-list and ``schema``; return its inferred type.
+
+    Returns None for an expression whose type is unknown (a bare NULL).
+    """
+    shown = text if text is not None else tree.sql()
+    for node in tree.walk():
+        if isinstance(node, exp.Subquery | exp.Query | exp.Exists):
+            raise ExpressionError("subqueries are not allowed", expression=shown, where=where)
+        if isinstance(node, exp.Column):
+            if node.table:
+                raise ExpressionError(
+                    f"qualified column {node.sql()!r} is not allowed: write the column name alone",
+                    expression=shown, where=where,
+                )
+            if node.name not in schema:
+                raise ExpressionError(
+                    f"unknown column {node.name!r}{did_you_mean(node.name, schema)}"
+                    f" (columns: {', '.join(schema) or 'none'})",
+                    expression=shown, where=where,
+                )
+            continue
+        if isinstance(node, exp.In) and node.args.get("query") is not None:
+            raise ExpressionError("subqueries are not allowed", expression=shown, where=where)
+        if isinstance(node, exp.Star):
+            raise ExpressionError("'*' is not allowed in an expression", expression=shown, where=where)
+        if not isinstance(node, ALLOWED):
+            name = _function_name(node)
+            raise ExpressionError(
+                f"unknown or disallowed function {name!r}{did_you_mean(name, FUNCTION_NAMES)}",
+                expression=shown, where=where,
+            )
+        if isinstance(node, exp.Cast | exp.TryCast):
+            to = node.args["to"]
+            if to.this not in CAST_TYPES:
+                raise ExpressionError(
+                    f"cannot cast to {to.sql()!r}: expected one of boolean, integer, bigint, double, "
+                    "varchar, text, date, timestamp",
+                    expression=shown, where=where,
+                )
+    return infer_type(tree, schema)
+
+
+def _function_name(node: exp.Expr) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    if isinstance(node, exp.Func):
+        return node.sql_name().lower()
+    return type(node).__name__.lower()
+
+
+def infer_type(node: exp.Expression, schema: Mapping[str, ColumnType]) -> ColumnType | None:
+    """The logical type of an allowed expression over ``schema`` (None when unknown: NULL)."""
+    t = ColumnType
+    if isinstance(node, exp.Column):
+        return schema[node.name]
+    if isinstance(node, exp.Paren):
+        return infer_type(node.this, schema)
+    if isinstance(node, exp.Null):
+        return None
+    if isinstance(node, exp.Boolean):
+        return t.BOOLEAN
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return t.STRING
+        return t.INTEGER if node.is_int else t.DOUBLE
+    if isinstance(node, COMPARISON + LOGICAL):
+        return t.BOOLEAN
+    if isinstance(node, exp.Div | exp.Sqrt | exp.Ln | exp.Exp | exp.Pow):
+        return t.DOUBLE
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Mod):
+        left, right = infer_type(node.this, schema), infer_type(node.expression, schema)
+        if left is None or right is None:
+            return left or right
+        return common_type(left, right) or t.DOUBLE
+    if isinstance(node, exp.Neg | exp.Abs | exp.Sign):
+        return infer_type(node.this, schema)
+    if isinstance(node, exp.Round):
+        inner = infer_type(node.this, schema)
+        return t.INTEGER if inner == t.INTEGER else t.DOUBLE
+    if isinstance(node, exp.Floor | exp.Ceil):
+        return infer_type(node.this, schema)
+    if isinstance(node, exp.Cast | exp.TryCast):
+        return CAST_TYPES[node.args["to"].this]
+    if isinstance(node, STRING_FUNCTIONS):
+        if isinstance(node, exp.Length | exp.StrPosition):
+            return t.INTEGER
+        return t.STRING
+    if isinstance(node, DATE_FUNCTIONS):
+        return t.INTEGER
+    if isinstance(node, exp.Case):
+        branches = [i.args["true"] for i in node.args.get("ifs") or []]
+        if node.args.get("default") is not None:
+            branches.append(node.args["default"])
+        return _widest(branches, schema)
+    if isinstance(node, exp.If):
+        return _widest([node.args["true"], node.args.get("false")], schema)
+    if isinstance(node, exp.Coalesce | exp.Greatest | exp.Least):
+        return _widest([node.this, *node.expressions], schema)
+    if isinstance(node, exp.Nullif):
+        return infer_type(node.this, schema)
+    return None
+
+
+def _widest(nodes: list[exp.Expression | None], schema: Mapping[str, ColumnType]) -> ColumnType | None:
+    result: ColumnType | None = None
+    for node in nodes:
+        if node is None:
+            continue
+        typ = infer_type(node, schema)
+        if typ is None:
+            continue
+        result = typ if result is None else (common_type(result, typ) or ColumnType.STRING)
+    return result
+
+
+def parse_checked(
+    text: str, schema: Mapping[str, ColumnType], *, where: str | None = None
+) -> tuple[exp.Expression, ColumnType | None]:
+    """Parse and check in one call: ``(tree, type)``."""
+    tree = parse_expression(text, where=where)
+    return tree, check_expression(tree, schema, text=text, where=where)

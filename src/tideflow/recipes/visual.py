@@ -1,0 +1,546 @@
+"""Specs of the visual (declarative) recipes. Declaration only: nothing here runs.
+
+Every engine (the SQL compiler, the in-memory oracle, Spark) implements exactly these semantics,
+documented in ``docs/recipes.md``. The shared rules:
+
+* NULL ordering: ascending sorts put NULLs last, descending sorts put NULLs first, unless an
+  ``OrderKey`` says otherwise. Strings compare by Unicode code point (binary collation).
+* A filter or rule whose condition is NULL counts as false.
+* ``/`` is true division returning a double; division or modulo by zero gives NULL; ``%`` takes
+  the sign of the dividend.
+* A cast of a value that does not convert gives NULL (never a run-time failure); a double cast to
+  integer rounds half away from zero.
+* Aggregates: ``sum`` of integers is an integer, ``avg`` and ``stddev`` (sample) are doubles,
+  ``count`` never is NULL.
+* The deterministic random used by ``split`` and ``sample`` is
+  ``substr(md5(seed || '|' || key1 || '|' || key2 ...), 1, 8)`` read as a fraction of 16**8, with a
+  NULL key read as the empty string; a row lands in the same output on every engine and every run.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from tideflow.recipes.base import RecipeBase, Strict
+from tideflow.recipes.types import ColumnType
+
+Scalar = str | int | float | bool | None
+
+
+class OrderKey(Strict):
+    """One sort key. ``nulls`` defaults to last for ascending and first for descending."""
+
+    column: str
+    desc: bool = False
+    nulls: Literal["first", "last"] | None = None
+
+    @property
+    def nulls_first(self) -> bool:
+        return self.nulls == "first" if self.nulls is not None else self.desc
+
+
+# ---------------------------------------------------------------- prepare steps
+
+
+class Rule(Strict):
+    """A condition on one column, for users who prefer not to write expressions."""
+
+    column: str
+    op: Literal[
+        "eq", "ne", "lt", "le", "gt", "ge", "is_null", "not_null", "in", "not_in",
+        "contains", "starts_with", "ends_with",
+    ]
+    value: Scalar | list[Scalar] = None
+
+
+class FilterStep(Strict):
+    """Keep (or remove) rows matching an expression or a list of rules."""
+
+    op: Literal["filter"]
+    expr: str | None = None
+    rules: list[Rule] | None = None
+    match: Literal["all", "any"] = "all"
+    action: Literal["keep", "remove"] = "keep"
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> FilterStep:
+        if (self.expr is None) == (self.rules is None):
+            raise ValueError("a filter step takes exactly one of 'expr' or 'rules'")
+        return self
+
+
+class FormulaStep(Strict):
+    """Add (or replace) ``column`` with the value of an expression."""
+
+    op: Literal["formula"]
+    column: str
+    expr: str
+
+
+class RenameStep(Strict):
+    op: Literal["rename"]
+    columns: dict[str, str]
+
+
+class KeepStep(Strict):
+    """Keep only these columns, in this order."""
+
+    op: Literal["keep"]
+    columns: list[str] = Field(min_length=1)
+
+
+class DropStep(Strict):
+    op: Literal["drop"]
+    columns: list[str] = Field(min_length=1)
+
+
+class CastStep(Strict):
+    """Cast columns; a value that does not convert becomes NULL."""
+
+    op: Literal["cast"]
+    columns: list[str] = Field(min_length=1)
+    to: ColumnType
+
+
+class FillEmptyStep(Strict):
+    """Replace NULL (and, for string columns, the empty string) with ``value``."""
+
+    op: Literal["fill_empty"]
+    columns: list[str] = Field(min_length=1)
+    value: str | int | float | bool
+
+
+class Replacement(Strict):
+    old: str | int | float | bool
+    new: Scalar
+
+
+class ReplaceStep(Strict):
+    """Replace exact values; values not listed are kept."""
+
+    op: Literal["replace"]
+    columns: list[str] = Field(min_length=1)
+    replacements: list[Replacement] = Field(min_length=1)
+
+
+class TrimStep(Strict):
+    """Remove leading and/or trailing spaces from string columns."""
+
+    op: Literal["trim"]
+    columns: list[str] = Field(min_length=1)
+    side: Literal["both", "left", "right"] = "both"
+
+
+class CaseStep(Strict):
+    op: Literal["case"]
+    columns: list[str] = Field(min_length=1)
+    mode: Literal["upper", "lower"]
+
+
+class ConcatStep(Strict):
+    """Join columns as text with a separator; NULL values are skipped."""
+
+    op: Literal["concat"]
+    columns: list[str] = Field(min_length=2)
+    separator: str = ""
+    output: str
+
+
+class SplitColumnStep(Strict):
+    """Split a string column on a literal separator; part i goes to ``outputs[i]``.
+
+    A missing or empty part is NULL.
+    """
+
+    op: Literal["split"]
+    column: str
+    separator: str = Field(min_length=1)
+    outputs: list[str] = Field(min_length=1)
+
+
+class RegexExtractStep(Strict):
+    """Extract capture ``group`` of the first match of ``pattern``; no match gives NULL.
+
+    Use the regular-expression syntax common to RE2, PostgreSQL and Rust: classes, ``\\d``,
+    quantifiers, groups and alternation; no look-around and no back-references.
+    """
+
+    op: Literal["regex_extract"]
+    column: str
+    pattern: str = Field(min_length=1)
+    group: int = Field(default=1, ge=0)
+    output: str
+
+
+DatePart = Literal["year", "quarter", "month", "week", "day", "dayofweek", "dayofyear", "hour", "minute",
+                   "second"]
+
+
+class DatePartStep(Strict):
+    """Extract a part of a date or timestamp as an integer.
+
+    ``week`` is the ISO week, ``dayofweek`` is ISO (1 = Monday ... 7 = Sunday).
+    """
+
+    op: Literal["date_part"]
+    column: str
+    part: DatePart
+    output: str
+
+
+class DateDiffStep(Strict):
+    """Elapsed time ``end - start`` in ``unit`` as a double (fractional units kept)."""
+
+    op: Literal["date_diff"]
+    start: str
+    end: str
+    unit: Literal["day", "hour", "minute", "second"] = "day"
+    output: str
+
+
+class WhenThen(Strict):
+    when: str
+    then: str
+
+
+class IfThenElseStep(Strict):
+    """``output`` = the ``then`` of the first ``when`` that is true, else ``else`` (or NULL)."""
+
+    op: Literal["if_then_else"]
+    output: str
+    cases: list[WhenThen] = Field(min_length=1)
+    else_: str | None = Field(default=None, alias="else")
+
+
+class FlagStep(Strict):
+    """A boolean column: true where the expression is true, false otherwise (NULL counts false)."""
+
+    op: Literal["flag"]
+    output: str
+    expr: str
+
+
+class RoundStep(Strict):
+    """Round numeric columns to ``decimals`` places, half away from zero."""
+
+    op: Literal["round"]
+    columns: list[str] = Field(min_length=1)
+    decimals: int = Field(default=0, ge=0, le=15)
+
+
+class BinStep(Strict):
+    """Put a numeric column into bins; ``output`` gets the lower edge of the bin (a double).
+
+    Fixed ``width``: edge = floor(x / width) * width. Explicit ``edges`` (ascending): the bin
+    ``[edges[i], edges[i+1])``; values outside ``[edges[0], edges[-1])`` get NULL.
+    """
+
+    op: Literal["bin"]
+    column: str
+    output: str
+    width: float | None = Field(default=None, gt=0)
+    edges: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> BinStep:
+        if (self.width is None) == (self.edges is None):
+            raise ValueError("a bin step takes exactly one of 'width' or 'edges'")
+        if self.edges is not None and (len(self.edges) < 2 or sorted(set(self.edges)) != self.edges):
+            raise ValueError("'edges' must hold at least two strictly ascending numbers")
+        return self
+
+
+PrepareStep = Annotated[
+    FilterStep | FormulaStep | RenameStep | KeepStep | DropStep | CastStep | FillEmptyStep | ReplaceStep
+    | TrimStep | CaseStep | ConcatStep | SplitColumnStep | RegexExtractStep | DatePartStep | DateDiffStep
+    | IfThenElseStep | FlagStep | RoundStep | BinStep,
+    Field(discriminator="op"),
+]
+
+STEP_OPS = (
+    "filter", "formula", "rename", "keep", "drop", "cast", "fill_empty", "replace", "trim", "case",
+    "concat", "split", "regex_extract", "date_part", "date_diff", "if_then_else", "flag", "round", "bin",
+)
+
+
+class PrepareRecipe(RecipeBase):
+    """One input, one output, an ordered list of steps."""
+
+    type: Literal["prepare"]
+    steps: list[PrepareStep] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- group
+
+
+AggFn = Literal["count", "count_distinct", "sum", "avg", "min", "max", "stddev", "first", "last", "concat"]
+
+
+class Aggregation(Strict):
+    """``fn`` of ``column`` per group. ``count`` without a column counts rows.
+
+    ``first``/``last`` take the value on the first/last row by ``order_by`` (ties broken by the
+    value, NULLs last) and may be NULL. ``concat`` joins non-NULL values as text with
+    ``separator``, ordered by ``order_by`` (default: the value itself).
+    Default output name: ``{column}_{fn}``, or ``count`` for a row count.
+    """
+
+    fn: AggFn
+    column: str | None = None
+    order_by: list[OrderKey] | None = None
+    separator: str = ","
+    output: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Aggregation:
+        if self.column is None and self.fn != "count":
+            raise ValueError(f"aggregation {self.fn!r} needs a 'column'")
+        if self.fn in ("first", "last") and not self.order_by:
+            raise ValueError(f"aggregation {self.fn!r} needs an 'order_by'")
+        return self
+
+    @property
+    def output_name(self) -> str:
+        if self.output:
+            return self.output
+        return "count" if self.column is None else f"{self.column}_{self.fn}"
+
+
+class GroupRecipe(RecipeBase):
+    """Group by ``keys`` (none: one row for the whole input, even when empty)."""
+
+    type: Literal["group"]
+    keys: list[str] = Field(default_factory=list)
+    aggregations: list[Aggregation] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------- join
+
+
+class JoinKey(Strict):
+    """``left`` is a column of ``left_input`` (default: the first input); ``right`` of the joined input."""
+
+    left: str
+    right: str
+    left_input: str | None = None
+
+
+class JoinClause(Strict):
+    """Join the running result with input ``with_``.
+
+    ``left_anti`` keeps the rows with no match and ``semi`` the rows with at least one (each
+    once); neither adds columns. NULL keys never match.
+    """
+
+    with_: str = Field(alias="with")
+    type: Literal["inner", "left", "right", "full", "cross", "left_anti", "semi"] = "inner"
+    on: list[JoinKey] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _keys(self) -> JoinClause:
+        if self.type == "cross" and self.on:
+            raise ValueError("a cross join takes no 'on' keys")
+        if self.type != "cross" and not self.on:
+            raise ValueError(f"a {self.type} join needs at least one 'on' key")
+        return self
+
+
+class JoinSelect(Strict):
+    """Which columns an input contributes (default: all but its right-side join keys) and a prefix."""
+
+    columns: list[str] | None = None
+    prefix: str = ""
+
+
+class JoinRecipe(RecipeBase):
+    """Join ``inputs[0]`` with each clause in order. Output columns: per input, in input order.
+
+    ``unmatched_output`` (optional) receives the rows of the first input that found no match in the
+    first clause (which must be inner or left).
+    """
+
+    type: Literal["join"]
+    joins: list[JoinClause] = Field(min_length=1)
+    select: dict[str, JoinSelect] = Field(default_factory=dict)
+    unmatched_output: str | None = None
+
+
+# ---------------------------------------------------------------- window
+
+
+class Frame(Strict):
+    """A ROWS frame: ``preceding``/``following`` rows, None meaning unbounded."""
+
+    preceding: int | None = Field(default=None, ge=0)
+    following: int | None = Field(default=0, ge=0)
+
+
+class WindowFunction(Strict):
+    """One window column.
+
+    Ranking (``row_number``, ``rank``, ``dense_rank``) and ``lag``/``lead`` (``offset`` rows, NULL
+    outside the partition) need the recipe's ``order_by``. Aggregates use ``frame``; without one
+    they run from the partition start to the current row when ordered, over the whole partition
+    otherwise. Default output: ``{column}_{fn}`` or ``{fn}``.
+    """
+
+    fn: Literal["row_number", "rank", "dense_rank", "lag", "lead", "sum", "avg", "min", "max", "count"]
+    column: str | None = None
+    offset: int = Field(default=1, ge=1)
+    frame: Frame | None = None
+    output: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> WindowFunction:
+        if self.fn in ("lag", "lead", "sum", "avg", "min", "max") and self.column is None:
+            raise ValueError(f"window function {self.fn!r} needs a 'column'")
+        return self
+
+    @property
+    def output_name(self) -> str:
+        if self.output:
+            return self.output
+        return f"{self.column}_{self.fn}" if self.column else self.fn
+
+
+class WindowRecipe(RecipeBase):
+    """Add window columns to every row (rows keep their columns)."""
+
+    type: Literal["window"]
+    partition_by: list[str] = Field(default_factory=list)
+    order_by: list[OrderKey] = Field(default_factory=list)
+    functions: list[WindowFunction] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------- stack, distinct, sort, top_n
+
+
+class StackRecipe(RecipeBase):
+    """Stack inputs by column name; a column missing from an input is NULL there.
+
+    Columns appear in first-seen order; integer and double widen to double. ``origin_column``
+    (optional) holds the name of the input each row came from.
+    """
+
+    type: Literal["stack"]
+    origin_column: str | None = None
+
+
+class DistinctRecipe(RecipeBase):
+    """Distinct rows over ``columns`` (default: all); ``count_column`` adds how many rows each had."""
+
+    type: Literal["distinct"]
+    columns: list[str] | None = None
+    count_column: str | None = None
+
+
+class SortRecipe(RecipeBase):
+    type: Literal["sort"]
+    order_by: list[OrderKey] = Field(min_length=1)
+
+
+class TopNRecipe(RecipeBase):
+    """Per group of ``partition_by``: the ``first`` N and the ``last`` M rows by ``order_by``."""
+
+    type: Literal["top_n"]
+    partition_by: list[str] = Field(default_factory=list)
+    order_by: list[OrderKey] = Field(min_length=1)
+    first: int = Field(default=0, ge=0)
+    last: int = Field(default=0, ge=0)
+    rank_column: str | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> TopNRecipe:
+        if self.first == 0 and self.last == 0:
+            raise ValueError("top_n needs 'first' and/or 'last' greater than 0")
+        return self
+
+
+# ---------------------------------------------------------------- split, sample, pivot
+
+
+class SplitRule(Strict):
+    output: str
+    expr: str
+
+
+class RandomSplit(Strict):
+    """Deterministic random split: ``ratios`` per output (sum <= 1) decided by hashing ``key``."""
+
+    seed: int = 0
+    key: list[str] = Field(min_length=1)
+    ratios: dict[str, float]
+
+
+class SplitRecipe(RecipeBase):
+    """Send rows to several outputs: by ``rules`` (first match wins, the rest to ``else_output``
+    or dropped) or by ``random`` ratios."""
+
+    type: Literal["split"]
+    rules: list[SplitRule] | None = None
+    else_output: str | None = None
+    random: RandomSplit | None = None
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> SplitRecipe:
+        if (self.rules is None) == (self.random is None):
+            raise ValueError("a split recipe takes exactly one of 'rules' or 'random'")
+        if self.random is not None:
+            total = sum(self.random.ratios.values())
+            if total > 1.0 + 1e-9 or any(r < 0 for r in self.random.ratios.values()):
+                raise ValueError(f"random split ratios must be >= 0 and sum to at most 1, got {total}")
+        return self
+
+
+class SampleRecipe(RecipeBase):
+    """``first`` N rows (by ``order_by`` when given) or a seeded ``random`` fraction by ``key``."""
+
+    type: Literal["sample"]
+    mode: Literal["first", "random"] = "first"
+    n: int | None = Field(default=None, ge=0)
+    order_by: list[OrderKey] = Field(default_factory=list)
+    fraction: float | None = Field(default=None, ge=0, le=1)
+    seed: int = 0
+    key: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _mode(self) -> SampleRecipe:
+        if self.mode == "first" and self.n is None:
+            raise ValueError("sample mode 'first' needs 'n'")
+        if self.mode == "random" and (self.fraction is None or not self.key):
+            raise ValueError("sample mode 'random' needs 'fraction' and 'key'")
+        return self
+
+
+class PivotAggregation(Strict):
+    fn: Literal["count", "sum", "avg", "min", "max"]
+    column: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PivotAggregation:
+        if self.column is None and self.fn != "count":
+            raise ValueError(f"pivot aggregation {self.fn!r} needs a 'column'")
+        return self
+
+
+class PivotRecipe(RecipeBase):
+    """One row per ``index`` group, one column per value of ``column`` (and per aggregation).
+
+    ``values`` lists the pivot values; omitted, they are discovered from the data at build time
+    (distinct non-NULL values, sorted, at most ``max_values``). Column names: ``{value}`` with one
+    aggregation, ``{value}_{fn}`` or ``{value}_{column}_{fn}`` with several. A count with no row is
+    0; other aggregates are NULL.
+    """
+
+    type: Literal["pivot"]
+    index: list[str] = Field(default_factory=list)
+    column: str
+    values: list[str | int | bool] | None = None
+    aggregations: list[PivotAggregation] = Field(min_length=1)
+    max_values: int = Field(default=200, ge=1)
+
+
+VISUAL_TYPES = ("prepare", "group", "join", "window", "stack", "distinct", "sort", "top_n", "split",
+                "sample", "pivot")

@@ -1,0 +1,277 @@
+"""The API node's HTTP app (Starlette) and its uvicorn server (uvloop + httptools, 127.0.0.1).
+
+Routes are thin: authenticate, read the body within the limit, call a protocol adapter, answer JSON.
+``error_response`` is the one place where the error tree becomes HTTP status codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tideflow.errors import TideflowError
+from tideflow.serving import errors as E
+from tideflow.serving.dataplane import DataPlane
+from tideflow.serving.keys import KeyChecker, presented_key
+from tideflow.serving.metrics import NodeMetrics
+from tideflow.serving.openapi import openapi_document
+from tideflow.serving.protocols import dumps, mlflow, native, parse_json, v2
+from tideflow.serving.specs import ServiceSpec, load_service, service_files
+
+log = logging.getLogger("tideflow.serving")
+JSON = "application/json"
+
+# The one table from the error tree to HTTP (house style 8). Most specific class first.
+STATUS: list[tuple[type[BaseException], int]] = [
+    (E.InvalidJson, 400),
+    (E.PayloadTooLarge, 413),
+    (E.UnknownEndpoint, 404),
+    (E.InvalidInput, 422),
+    (E.BadRequest, 400),
+    (E.Unauthorized, 401),
+    (E.Forbidden, 403),
+    (E.Unavailable, 503),
+    (E.ModelError, 500),
+]
+
+
+def error_response(request: Request | None, exc: BaseException, *, flat: bool = False) -> Response:
+    """Map any exception to an HTTP answer: 4xx for the client's mistakes, 5xx with an error id otherwise.
+
+    The body is ``{"error": {"type", "message", "field"?, "error_id"?}}``; never a traceback. ``flat``
+    gives the Open Inference Protocol's ``{"error": "<message>"}`` (what tritonclient reads).
+    """
+    status = next((code for cls, code in STATUS if isinstance(exc, cls)), None)
+    body: dict[str, Any] = {"type": type(exc).__name__}
+    if status is None:
+        error_id = uuid.uuid4().hex[:16]
+        if isinstance(exc, TideflowError):
+            log.error("error id %s: %s", error_id, exc)
+            body["message"] = f"{exc} (error id {error_id})"
+        else:
+            log.error("error id %s: unexpected %s", error_id, type(exc).__name__, exc_info=exc)
+            body = {"type": "InternalError", "message": f"internal error (error id {error_id})"}
+        body["error_id"] = error_id
+        status = 500
+    else:
+        body["message"] = str(exc)
+        if isinstance(exc, E.InvalidInput) and exc.field is not None:
+            body["field"] = exc.field
+        if isinstance(exc, E.ModelError):
+            body["error_id"] = exc.error_id
+            log.error("error id %s: %s", exc.error_id, exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    payload = {"error": body["message"] if flat else body}
+    return Response(dumps(payload), status_code=status, media_type=JSON, headers=headers)
+
+
+async def _error_handler(request: Request, exc: Exception) -> Response:
+    return error_response(request, exc)
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(dumps(payload), status_code=status, media_type=JSON)
+
+
+class ApiNode:
+    """One API service behind HTTP: dataplane, keys, metrics, routes."""
+
+    def __init__(self, project_root: Path, spec: ServiceSpec, *, workers: int | None = None,
+                 others: list[ServiceSpec] | None = None, start_method: str = "spawn") -> None:
+        self.spec = spec
+        self.metrics = NodeMetrics(spec.name)
+        self.keys = KeyChecker.for_service(project_root, spec, others or [])
+        self.plane = DataPlane(project_root, spec, workers=workers, metrics=self.metrics, start_method=start_method)
+        self.max_body = spec.limits.max_body_bytes
+        self.names = {e.name for e in spec.endpoints}
+
+    # ------------------------------------------------------------------ helpers
+
+    def auth(self, request: Request) -> None:
+        headers = request.headers
+        self.keys.check(presented_key(headers.get("authorization"), headers.get("x-api-key")))
+
+    async def body(self, request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            raise E.PayloadTooLarge(f"the body of {length} bytes is over the limit of {self.max_body} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise E.PayloadTooLarge(f"the body is over the limit of {self.max_body} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def scored(self, request: Request, protocol: str, endpoint: str,
+                     call: Callable[[bytes], Awaitable[dict[str, Any]]]) -> Response:
+        """Auth, body, adapter, metrics; errors through ``error_response``."""
+        label = endpoint if endpoint in self.names else "_unknown"
+        started = time.perf_counter()
+        gauge = self.metrics.in_flight(label)
+        gauge.inc()
+        try:
+            self.auth(request)
+            response = _json(await call(await self.body(request)))
+        except Exception as exc:
+            response = error_response(request, exc, flat=protocol == "v2")
+        finally:
+            gauge.dec()
+        self.metrics.requests(label, protocol, str(response.status_code)).inc()
+        self.metrics.latency(label, protocol).observe(time.perf_counter() - started)
+        return response
+
+    # ------------------------------------------------------------------ routes
+
+    async def native_predict(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        q = request.query_params
+        return await self.scored(request, "native", name, lambda body: native.predict(
+            self.plane, name, body, version=q.get("version"), sticky=q.get("sticky")))
+
+    async def v2_infer(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        version = request.path_params.get("version")
+        header = request.headers.get(v2.HEADER_LENGTH)
+        return await self.scored(request, "v2", name, lambda body: v2.infer(self.plane, name, body, header, version))
+
+    async def v2_model(self, request: Request) -> Response:
+        try:
+            self.auth(request)
+            return _json(v2.metadata(self.plane, request.path_params["name"]))
+        except Exception as exc:
+            return error_response(request, exc, flat=True)
+
+    async def v2_model_ready(self, request: Request) -> Response:
+        try:
+            self.auth(request)
+            ready = self.plane.describe(request.path_params["name"])["ready"]
+            return Response(status_code=200 if ready else 503)
+        except Exception as exc:
+            return error_response(request, exc, flat=True)
+
+    async def mlflow_invocations(self, request: Request) -> Response:
+        name = request.path_params.get("name", self.spec.default)
+        return await self.scored(request, "mlflow", name, lambda body: mlflow.invocations(self.plane, name, body))
+
+    async def list_endpoints(self, request: Request) -> Response:
+        try:
+            self.auth(request)
+            described = [self.plane.describe(n) for n in self.plane.endpoints]
+            return _json({"service": self.spec.name, "endpoints": described})
+        except Exception as exc:
+            return error_response(request, exc)
+
+    async def resize(self, request: Request) -> Response:
+        """``PUT /v1/admin/endpoints/{name}/workers`` with ``{"workers": n}``: resize while serving."""
+        try:
+            self.auth(request)
+            data = parse_json(await self.body(request))
+            n = data.get("workers") if isinstance(data, dict) else None
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise E.InvalidInput(f"expected an integer >= 1, got {n!r}", field="workers")
+            try:
+                self.plane.resize(request.path_params["name"], n)
+            except ValueError as err:
+                raise E.BadRequest(str(err)) from None
+            return _json({"endpoint": request.path_params["name"], "workers": n})
+        except Exception as exc:
+            return error_response(request, exc)
+
+    async def healthz(self, request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        ready = self.plane.ready
+        return _json({"ready": ready}, 200 if ready else 503)
+
+    async def v2_server(self, request: Request) -> Response:
+        return _json({"name": "tideflow", "version": "0.1.0", "extensions": ["binary_tensor_data"]})
+
+    async def metrics_route(self, request: Request) -> Response:
+        self.plane._publish_workers()
+        return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def openapi(self, request: Request) -> Response:
+        return _json(openapi_document(self.spec, {n: self.plane.describe(n) for n in self.plane.endpoints}))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.plane.start()
+        # --- issue 5: the share policy moves this node's workers between its endpoints by their load ---
+        import asyncio
+
+        from tideflow.serving.replicas import share_controller
+
+        self.share = share_controller(self.plane, self.spec)
+        stop, task = asyncio.Event(), None
+        if self.share is not None:
+            task = asyncio.ensure_future(self.share.run(stop))
+        # --- end issue 5 ---
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            await self.plane.close()
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/v1/endpoints/{name}/predict", self.native_predict, methods=["POST"]),
+            Route("/v2/models/{name}/infer", self.v2_infer, methods=["POST"]),
+            Route("/v2/models/{name}/versions/{version}/infer", self.v2_infer, methods=["POST"]),
+            Route("/v2/models/{name}", self.v2_model, methods=["GET"]),
+            Route("/v2/models/{name}/versions/{version}", self.v2_model, methods=["GET"]),
+            Route("/v2/models/{name}/ready", self.v2_model_ready, methods=["GET"]),
+            Route("/v2/models/{name}/versions/{version}/ready", self.v2_model_ready, methods=["GET"]),
+            Route("/v2/health/live", self.healthz, methods=["GET"]),
+            Route("/v2/health/ready", self.readyz, methods=["GET"]),
+            Route("/v2", self.v2_server, methods=["GET"]),
+            Route("/invocations", self.mlflow_invocations, methods=["POST"]),
+            Route("/v1/endpoints/{name}/invocations", self.mlflow_invocations, methods=["POST"]),
+            Route("/v1/endpoints", self.list_endpoints, methods=["GET"]),
+            Route("/v1/admin/endpoints/{name}/workers", self.resize, methods=["PUT"]),
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/metrics", self.metrics_route, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+        ]
+        return Starlette(routes=routes, lifespan=self.lifespan, exception_handlers={Exception: _error_handler})
+
+
+def create_app(project_root: str | Path, service: str, *, workers: int | None = None,
+               start_method: str = "spawn") -> Starlette:
+    """The Starlette app of ``api/<service>.yaml``; worker pools start with the app's lifespan."""
+    root = Path(project_root).resolve()
+    spec = load_service(root, service)
+    others = []
+    for name in service_files(root):
+        if name != service:
+            with contextlib.suppress(TideflowError):
+                others.append(load_service(root, name))
+    return ApiNode(root, spec, workers=workers, others=others, start_method=start_method).app()
+
+
+def serve(project_root: str | Path, service: str, *, port: int = 8080, workers: int | None = None,
+          host: str = "127.0.0.1") -> None:
+    """Run the API node on 127.0.0.1:``port`` until interrupted (uvloop + httptools, no access log).
+
+    ``host`` (issue 5): 0.0.0.0 only inside a container (``tide api manifest``), where the pod's network
+    is the boundary."""
+    import uvicorn
+
+    app = create_app(project_root, service, workers=workers)
+    config = uvicorn.Config(app, host=host, port=port, loop="uvloop", http="httptools", access_log=False,
+                            log_level="warning", lifespan="on", timeout_graceful_shutdown=30)
+    uvicorn.Server(config).run()

@@ -1,0 +1,142 @@
+"""Validate records against an endpoint's input schema (pure). Every error names the record and the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from tideflow.errors import did_you_mean
+from tideflow.serving.errors import InvalidInput, PayloadTooLarge
+
+Record = dict[str, Any]
+InputSchema = Mapping[str, str]
+
+
+def _double(value: Any) -> Any:
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise TypeError
+
+
+def _integer(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError
+
+
+def _string(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    raise TypeError
+
+
+def _boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    raise TypeError
+
+
+def _date(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            dt.date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    raise TypeError
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            dt.datetime.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    raise TypeError
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        raise TypeError
+    return value
+
+
+_CHECKS = {"double": _double, "integer": _integer, "string": _string, "boolean": _boolean, "date": _date,
+           "timestamp": _timestamp}
+_EXPECTED = {"double": "a number", "integer": "an integer", "string": "a string", "boolean": "true or false",
+             "date": "an ISO date string (YYYY-MM-DD)", "timestamp": "an ISO timestamp string"}
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def validate_records(records: Any, schema: InputSchema | None, *, max_records: int,
+                     allow_extra: bool = False, routing: str | None = None) -> list[Record]:
+    """Checked copies of ``records`` (a list of objects). ``schema`` None accepts any fields of scalars.
+
+    Missing fields, unknown fields (unless ``allow_extra``), values of the wrong type and nested values
+    raise ``InvalidInput`` naming the record index and the field. ``null`` is accepted for every feature
+    (the model's imputation decides what it means). ``routing`` names a field that may be sent besides
+    the schema (the sticky key) and is dropped.
+    """
+    if not isinstance(records, list):
+        raise InvalidInput(f"expected a list of records (objects of features by name), got {json_type(records)}")
+    if not records:
+        raise InvalidInput("expected at least one record, got none")
+    if len(records) > max_records:
+        raise PayloadTooLarge(f"{len(records)} records in one request is over the limit of {max_records}")
+    out: list[Record] = []
+    single = len(records) == 1
+    for i, record in enumerate(records):
+        at = None if single else i
+        if not isinstance(record, dict):
+            raise InvalidInput(f"expected an object of features by name, got {json_type(record)}", record=at)
+        if schema is None:
+            for name, value in record.items():
+                if isinstance(value, dict | list):
+                    raise InvalidInput(f"expected a scalar, got {json_type(value)}", field=name, record=at)
+            out.append(record)
+            continue
+        clean: Record = {}
+        for name, kind in schema.items():
+            if name not in record:
+                raise InvalidInput(f"missing feature (expected {_EXPECTED.get(kind, kind)})", field=name, record=at)
+            value = record[name]
+            if value is None:
+                clean[name] = None
+                continue
+            try:
+                clean[name] = _CHECKS.get(kind, _scalar)(value)
+            except TypeError:
+                raise InvalidInput(f"expected {_EXPECTED.get(kind, 'a scalar')} ({kind}), got {json_type(value)} "
+                                   f"{_short(value)}", field=name, record=at) from None
+        if len(record) != len(clean):
+            extra = [k for k in record if k not in schema and k != routing]
+            if extra and not allow_extra:
+                raise InvalidInput(f"unknown feature{did_you_mean(extra[0], schema)} "
+                                   f"(expected features: {', '.join(schema)})", field=extra[0], record=at)
+        out.append(clean)
+    return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,313 @@
+"""What scores a batch: one runner per endpoint version, built in a worker process or in the server.
+
+A runner is ``records -> outputs`` (one output dict per record). ``RunnerTarget`` is the picklable
+address a worker process needs to build its runner (project root, service, endpoint, version).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlglot
+from sqlglot import exp
+
+from tideflow.errors import ProjectError
+from tideflow.serving.errors import ModelError
+from tideflow.serving.specs import (
+    FunctionEndpoint,
+    LookupEndpoint,
+    PredictionEndpoint,
+    SqlQueryEndpoint,
+    load_service,
+)
+
+Record = dict[str, Any]
+
+
+class Runner(Protocol):
+    version: str
+    input_schema: dict[str, str] | None
+
+    def __call__(self, records: list[Record]) -> list[Record]: ...
+
+
+@dataclass(frozen=True)
+class RunnerTarget:
+    """Everything a worker process needs to build the runner of one endpoint version."""
+
+    project_root: str
+    service: str
+    endpoint: str
+    version: str
+
+
+# ----------------------------------------------------------------------------------------- prediction
+
+ModelLoader = Callable[[Path, str, int | None], tuple[int, dict[str, str], Any]]
+
+
+def registry_loader(state_dir: Path, model: str, version: int | None) -> tuple[int, dict[str, str], Any]:
+    """(version, input schema, fitted pipeline) from the model registry."""
+    from tideflow.models import Registry
+
+    with Registry(state_dir) as registry:
+        found = registry.get(model, version)
+        return found.version, dict(found.input_schema), registry.load_pipeline(model, found.version)
+
+
+def model_schema(state_dir: Path, model: str, version: int | None) -> tuple[int, dict[str, str]]:
+    """(version, input schema) without loading the pipeline: what the server validates against."""
+    from tideflow.models import Registry
+
+    with Registry(state_dir) as registry:
+        found = registry.get(model, version)
+        return found.version, dict(found.input_schema)
+
+
+def _compiled(pipeline: Any) -> Any:
+    """The compiled scorer of ``pipeline`` when ``tideflow.models.scorers`` offers one, else None."""
+    try:
+        from tideflow.models.scorers import compile_scorer  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        scorer = compile_scorer(pipeline)
+    except Exception:  # an unsupported model falls back to the pipeline
+        return None
+    # The runner calls the scikit-learn interface; a scorer without it (the Scorer protocol's
+    # predict returns named outputs) falls back to the pipeline until the runner speaks Scorer.
+    return scorer if hasattr(scorer, "predict_proba") else None
+
+
+_NUMPY_KIND = {"double": "float64", "integer": "int64", "boolean": "bool"}
+
+
+class PredictionRunner:
+    """A fitted scikit-learn pipeline (or its compiled scorer) over records with the model's input schema."""
+
+    def __init__(self, version: int, input_schema: dict[str, str], pipeline: Any, *, output: str = "auto") -> None:
+        self.version = str(version)
+        self.input_schema: dict[str, str] | None = input_schema
+        self.pipeline = pipeline
+        self.scorer = _compiled(pipeline)
+        classes = getattr(pipeline, "classes_", None)
+        self.classes = [_py(c) for c in classes] if classes is not None else None
+        self.proba = output != "predict" and self.classes is not None and hasattr(pipeline, "predict_proba")
+
+    def frame(self, records: list[Record]) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        schema = self.input_schema or {}
+        columns: dict[str, Any] = {}
+        for name, kind in schema.items():
+            values = [r[name] for r in records]
+            dtype = _NUMPY_KIND.get(kind)
+            if dtype == "float64" or (dtype == "int64" and any(v is None for v in values)):
+                columns[name] = np.array([math.nan if v is None else v for v in values], dtype="float64")
+            elif dtype is not None and all(v is not None for v in values):
+                columns[name] = np.array(values, dtype=dtype)
+            else:
+                columns[name] = np.array(values, dtype=object)
+        return pd.DataFrame(columns)
+
+    def __call__(self, records: list[Record]) -> list[Record]:
+        frame = self.frame(records)
+        model = self.scorer if self.scorer is not None else self.pipeline
+        if self.proba and self.classes is not None:
+            proba = model.predict_proba(frame)
+            best = proba.argmax(axis=1)
+            labels = self.classes
+            if len(labels) == 2:
+                return [{"prediction": labels[int(b)], "probability": float(p[1])} for b, p in zip(best, proba,
+                                                                                                   strict=True)]
+            return [{"prediction": labels[int(b)], "probabilities": {str(c): float(x) for c, x in zip(labels, p,
+                                                                                                        strict=True)}}
+                    for b, p in zip(best, proba, strict=True)]
+        return [{"prediction": _py(v)} for v in model.predict(frame)]
+
+
+def _py(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+# ----------------------------------------------------------------------------------------- function
+
+def load_function(project_root: Path, file: str, function: str) -> Callable[[list[Record]], Any]:
+    path = (project_root / file).resolve()
+    if not path.is_file():
+        raise ProjectError(f"the function file {file} does not exist (expected {path})")
+    module_name = f"tideflow_api_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ProjectError(f"cannot import {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    fn = getattr(module, function, None)
+    if not callable(fn):
+        raise ProjectError(f"{file} has no function {function!r}")
+    return fn
+
+
+class FunctionRunner:
+    """``function(records: list[dict]) -> list`` with one output per record; a scalar becomes ``{"output": x}``."""
+
+    def __init__(self, label: str, fn: Callable[[list[Record]], Any], inputs: dict[str, str] | None) -> None:
+        self.version = label
+        self.fn = fn
+        self.input_schema = inputs
+
+    def __call__(self, records: list[Record]) -> list[Record]:
+        result = self.fn(records)
+        out = list(result)
+        if len(out) != len(records):
+            raise ModelError(f"the function returned {len(out)} outputs for {len(records)} records")
+        return [o if isinstance(o, dict) else {"output": _py(o)} for o in out]
+
+
+# ----------------------------------------------------------------------------------------- sql_query
+
+_WRITES = (exp.DML, exp.DDL, exp.Command, exp.Copy, exp.Pragma, exp.Set, exp.Attach, exp.Detach, exp.Use,
+           exp.Transaction, exp.Commit, exp.Grant, exp.Into, exp.TruncateTable, exp.Install, exp.LoadData)
+
+
+def compile_read_only(query: str, dialect: str, parameters: Mapping[str, str]) -> tuple[str, list[str]]:
+    """(SQL with positional placeholders for ``dialect``, parameter names in placeholder order).
+
+    Refuses anything but one read-only query, placeholders that are not declared, and declared
+    parameters that are not used. Values are later bound by the driver, never pasted into the SQL.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
+    except sqlglot.errors.ParseError as err:
+        raise ProjectError(f"the query does not parse as {dialect} SQL: {str(err).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise ProjectError(f"expected exactly one SELECT statement, got {len(statements)} statements")
+    tree = statements[0]
+    if not isinstance(tree, exp.Query):
+        raise ProjectError(f"expected a read-only SELECT, got {tree.key.upper()}")
+    for node in tree.walk():
+        if isinstance(node, _WRITES):
+            raise ProjectError(f"expected a read-only SELECT, but the query contains {node.key.upper()}")
+    names: list[str] = []
+    for node in tree.find_all(exp.Placeholder):
+        name = node.name
+        if not name:
+            raise ProjectError("use named parameters (:name), not positional placeholders")
+        if name not in parameters:
+            raise ProjectError(f"the query uses :{name}, which is not declared under 'parameters'")
+        names.append(name)
+    unused = [p for p in parameters if p not in names]
+    if unused:
+        raise ProjectError(f"parameter {unused[0]!r} is declared but the query does not use :{unused[0]}")
+
+    # Mark each placeholder, render, then read the markers in text order: the driver binds by position.
+    def mark(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder):
+            return exp.column(f"tide_param_{node.name}_tide")
+        return node
+
+    text = tree.transform(mark).sql(dialect)
+    positional = "%s" if dialect == "postgres" else "?"
+    if dialect == "postgres":
+        text = text.replace("%", "%%")
+    marker = re.compile(r'"?tide_param_(\w+?)_tide"?')
+    order = [m.group(1) for m in marker.finditer(text)]
+    return marker.sub(lambda _: positional, text), order
+
+
+class SqlQueryRunner:
+    """One bound query per record; each output is ``{"rows": [...]}`` (at most ``max_rows``)."""
+
+    def __init__(self, workspace: Any, spec: SqlQueryEndpoint) -> None:
+        project = workspace.project
+        self.connection = spec.connection or project.config.defaults.connection
+        self.workspace = workspace
+        self.version = "1"
+        self.input_schema: dict[str, str] | None = dict(spec.parameters)
+        self.max_rows = spec.max_rows
+        dialect = workspace.sql(self.connection).dialect
+        self.sql, self.order = compile_read_only(spec.query, dialect, spec.parameters)
+
+    def __call__(self, records: list[Record]) -> list[Record]:
+        con = self.workspace.sql(self.connection)
+        out = []
+        for record in records:
+            table = con.fetch_arrow(self.sql, tuple(record[name] for name in self.order))
+            out.append({"rows": table.slice(0, self.max_rows).to_pylist()})
+        return out
+
+
+# ----------------------------------------------------------------------------------------- lookup
+
+class LookupRunner:
+    """Rows of a dataset by key, indexed in memory when built. Output: ``{"found": bool, **columns}``."""
+
+    def __init__(self, workspace: Any, spec: LookupEndpoint) -> None:
+        import pyarrow as pa
+
+        table = workspace.read_arrow(spec.dataset)
+        names = table.column_names
+        for col in [*spec.key, *(spec.columns or [])]:
+            if col not in names:
+                raise ProjectError(f"lookup {spec.name!r}: dataset {spec.dataset!r} has no column {col!r} "
+                                   f"(columns: {', '.join(names)})")
+        self.version = "1"
+        self.key = list(spec.key)
+        self.columns = list(spec.columns or [c for c in names if c not in spec.key])
+        self.input_schema: dict[str, str] | None = {k: _feature_type(table.schema.field(k).type, pa) for k in self.key}
+        rows = table.select([*self.key, *self.columns]).to_pylist()
+        self.index: dict[tuple[Any, ...], Record] = {}
+        for row in rows:
+            self.index.setdefault(tuple(row[k] for k in self.key), {c: row[c] for c in self.columns})
+        self.missing: Record = {"found": False, **{c: None for c in self.columns}}
+
+    def __call__(self, records: list[Record]) -> list[Record]:
+        out = []
+        for record in records:
+            row = self.index.get(tuple(record[k] for k in self.key))
+            out.append(self.missing if row is None else {"found": True, **row})
+        return out
+
+
+def _feature_type(dtype: Any, pa: Any) -> str:
+    if pa.types.is_boolean(dtype):
+        return "boolean"
+    if pa.types.is_integer(dtype):
+        return "integer"
+    if pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return "double"
+    return "string"
+
+
+# ----------------------------------------------------------------------------------------- building
+
+def build_runner(target: RunnerTarget, loader: ModelLoader = registry_loader, workspace: Any = None) -> Runner:
+    """Build the runner of ``target`` (in a worker process, or in the server for ``workers: 0``)."""
+    root = Path(target.project_root)
+    spec = load_service(root, target.service).endpoint(target.endpoint)
+    if isinstance(spec, PredictionEndpoint):
+        wanted = None if target.version == "active" else int(target.version)
+        version, schema, pipeline = loader(root / ".tide", spec.model, wanted)
+        return PredictionRunner(version, schema, pipeline, output=spec.output)
+    if isinstance(spec, FunctionEndpoint):
+        file, function = spec.target(target.version)
+        inputs: dict[str, str] | None = dict(spec.inputs) if spec.inputs is not None else None
+        return FunctionRunner(target.version, load_function(root, file, function), inputs)
+    if workspace is None:
+        from tideflow.flow import Workspace
+        from tideflow.project import load_project
+
+        workspace = Workspace(load_project(root))
+    if isinstance(spec, SqlQueryEndpoint):
+        return SqlQueryRunner(workspace, spec)
+    return LookupRunner(workspace, spec)

@@ -1,0 +1,408 @@
+"""Compiled SQL run on real DuckDB and PostgreSQL on hand data: both engines, the same rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import duckdb
+import pytest
+
+from tideflow.engines.sql import compile_recipe, discover_pivot_values_query, to_sql
+from tideflow.recipes import ColumnType
+
+from .cases import RECIPES, TABLES, recipe
+from .harness import Table, fetch_duck, fetch_pg, inputs_for, load_duck, load_pg, run_both, sort_rows
+
+T = ColumnType
+Rows = list[tuple[Any, ...]]
+
+
+def run(
+    spec: Any, tables: dict[str, Table], duck: duckdb.DuckDBPyConnection, pg: Any, schema: str, **kwargs: Any
+) -> dict[str, Rows]:
+    """Run on both engines, assert they agree, return the (sorted) rows per output."""
+    results = run_both(spec, tables, duck, pg, schema, **kwargs)
+    out = {}
+    for name, (d, p) in results.items():
+        assert _close(sort_rows(d), sort_rows(p)), f"{name}: DuckDB {d} != PostgreSQL {p}"
+        out[name] = sort_rows(d)
+    return out
+
+
+def _close(a: Rows, b: Rows) -> bool:
+    if len(a) != len(b):
+        return False
+    for ra, rb in zip(a, b, strict=True):
+        for x, y in zip(ra, rb, strict=True):
+            if isinstance(x, float) and isinstance(y, float):
+                if not (math.isclose(x, y, rel_tol=1e-12) or (math.isnan(x) and math.isnan(y))):
+                    return False
+            elif x != y:
+                return False
+    return True
+
+
+def one(rows: dict[str, Rows]) -> Rows:
+    (only,) = rows.values()
+    return only
+
+
+@pytest.mark.parametrize("kind", sorted(RECIPES))
+def test_every_fixture_recipe_agrees_on_both_engines(kind: str, duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    outputs = run(RECIPES[kind], TABLES, duck, pg_conn, pg_schema)
+    assert set(outputs) == set(RECIPES[kind].outputs)
+
+
+def test_prepare_fixture_rows(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    rows = one(run(RECIPES["prepare"], TABLES, duck, pg_conn, pg_schema))
+    by_id = {r[0]: r for r in rows}
+    assert sorted(by_id) == [1, 2, 3, 5, 6]
+    # id, who, ratio, rem, half, note, label, p1, p2, p3, tail, dow, hours, size, rich, amount, bucket
+    assert by_id[1] == (
+        1,
+        "ALICE",
+        1.5,
+        3,
+        2.6,
+        42,
+        "ALICE/3",
+        "ALICE",
+        "3",
+        None,
+        "LICE",
+        3,
+        pytest.approx(10.5041666666),
+        "big",
+        True,
+        11.0,
+        10.0,
+    )
+    assert by_id[3][2:6] == (-3.5, -3, -0.6, None)  # -7 / 2, -7 % 4 (sign of dividend), bad cast -> NULL
+    assert by_id[3][15:] == (-3.0, -5.0)  # round half away from zero, floor bin
+    assert by_id[6][10] is None  # regex with no match
+
+
+def test_division_modulo_and_casts(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {
+        "t": (
+            {"a": T.INTEGER, "b": T.INTEGER, "x": T.DOUBLE, "s": T.STRING},
+            [
+                (7, 2, 2.5, " 12 "),
+                (7, 0, -2.5, "1e3"),
+                (-7, 2, 0.5, "abc"),
+                (None, 1, None, "99999999999999999999"),
+                (1, 3, 1e30, "2024-02-29"),
+                (2, 4, -1.5, "2023-02-29"),
+            ],
+        )
+    }
+    spec = recipe(
+        type="prepare",
+        inputs=["t"],
+        steps=[
+            {"op": "formula", "column": "div", "expr": "a / b"},
+            {"op": "formula", "column": "mod", "expr": "a % b"},
+            {"op": "formula", "column": "fmod", "expr": "x % 2"},
+            {"op": "formula", "column": "xi", "expr": "CAST(x AS BIGINT)"},
+            {"op": "formula", "column": "si", "expr": "TRY_CAST(s AS INTEGER)"},
+            {"op": "formula", "column": "sd", "expr": "CAST(s AS DOUBLE)"},
+            {"op": "formula", "column": "sdate", "expr": "CAST(s AS DATE)"},
+            {"op": "formula", "column": "r", "expr": "round(x)"},
+            {"op": "keep", "columns": ["a", "div", "mod", "fmod", "xi", "si", "sd", "sdate", "r"]},
+        ],
+    )
+    rows = one(run(spec, tables, duck, pg_conn, pg_schema))
+    assert rows == sort_rows(
+        [
+            (7, 3.5, 1, 0.5, 3, 12, 12.0, None, 3.0),
+            (7, None, None, -0.5, -3, None, 1000.0, None, -3.0),
+            (-7, -3.5, -1, 0.5, 1, None, None, None, 1.0),
+            (None, None, None, None, None, None, 1e20, None, None),
+            (1, pytest.approx(1 / 3), 1, 0.0, None, None, None, dt.date(2024, 2, 29), 1e30),
+            (2, 0.5, 2, -1.5, -2, None, None, None, -2.0),
+        ]
+    )
+
+
+def test_string_order_is_binary_and_nulls_follow_order_keys(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {"t": ({"s": T.STRING}, [("b",), ("B",), ("a",), (None,), ("é",), ("Z",)])}
+    results = run_both(recipe(type="sort", inputs=["t"], order_by=[{"column": "s"}]), tables, duck, pg_conn, pg_schema)
+    d, p = results["out"]
+    assert d == p == [("B",), ("Z",), ("a",), ("b",), ("é",), (None,)]
+
+
+def test_sort_desc_puts_nulls_first_unless_told(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {"t": ({"n": T.INTEGER}, [(1,), (None,), (3,)])}
+    spec = recipe(type="sort", inputs=["t"], order_by=[{"column": "n", "desc": True}])
+    d, p = run_both(spec, tables, duck, pg_conn, pg_schema)["out"]
+    assert d == p == [(None,), (3,), (1,)]
+
+
+def test_group_without_keys_on_empty_input_gives_one_row(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {"t": ({"n": T.INTEGER, "s": T.STRING}, [])}
+    spec = recipe(
+        type="group",
+        inputs=["t"],
+        aggregations=[
+            {"fn": "count"},
+            {"fn": "sum", "column": "n"},
+            {"fn": "min", "column": "s"},
+            {"fn": "concat", "column": "s"},
+        ],
+    )
+    assert one(run(spec, tables, duck, pg_conn, pg_schema)) == [(0, None, None, None)]
+
+
+def test_group_first_last_and_string_min_max(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {
+        "t": (
+            {"k": T.STRING, "o": T.INTEGER, "v": T.STRING},
+            [("a", 1, "x"), ("a", 2, None), ("a", 2, "Y"), ("b", None, "q"), ("b", 5, "Q")],
+        )
+    }
+    spec = recipe(
+        type="group",
+        inputs=["t"],
+        keys=["k"],
+        aggregations=[
+            {"fn": "first", "column": "v", "order_by": [{"column": "o"}]},
+            {"fn": "last", "column": "v", "order_by": [{"column": "o"}]},
+            {"fn": "min", "column": "v"},
+            {"fn": "max", "column": "v"},
+            {"fn": "concat", "column": "v", "separator": "|"},
+            {"fn": "sum", "column": "o"},
+            {"fn": "avg", "column": "o"},
+        ],
+    )
+    rows = one(run(spec, tables, duck, pg_conn, pg_schema))
+    # last of 'a': order o=2 ties broken by the value, NULLs last -> the NULL row is last.
+    assert rows == [
+        ("a", "x", None, "Y", "x", "Y|x", 5, pytest.approx(5 / 3)),
+        ("b", "Q", "q", "Q", "q", "Q|q", 5, 5.0),
+    ]
+
+
+def test_join_kinds_and_null_keys(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {
+        "l": ({"k": T.INTEGER, "a": T.STRING}, [(1, "one"), (2, "two"), (None, "null")]),
+        "r": ({"k": T.INTEGER, "b": T.STRING}, [(1, "uno"), (1, "eins"), (3, "tres"), (None, "nada")]),
+        "s": ({"k": T.INTEGER}, [(2,), (2,)]),
+    }
+    for kind, expected in [
+        ("inner", [(1, "one", "eins"), (1, "one", "uno")]),
+        ("left", [(1, "one", "eins"), (1, "one", "uno"), (2, "two", None), (None, "null", None)]),
+        (
+            "full",
+            [
+                (1, "one", "eins"),
+                (1, "one", "uno"),
+                (2, "two", None),
+                (None, "null", None),
+                (None, None, "nada"),
+                (None, None, "tres"),
+            ],
+        ),
+    ]:
+        spec = recipe(
+            type="join",
+            inputs=["l", "r"],
+            joins=[{"with": "r", "type": kind, "on": [{"left": "k", "right": "k"}]}],
+        )
+        duck.execute("DROP TABLE IF EXISTS l; DROP TABLE IF EXISTS r; DROP TABLE IF EXISTS s")
+        pg_conn.execute(f'DROP TABLE IF EXISTS "{pg_schema}".l, "{pg_schema}".r, "{pg_schema}".s')
+        assert one(run(spec, tables, duck, pg_conn, pg_schema)) == sort_rows(expected), kind
+    duck.execute("DROP TABLE IF EXISTS l; DROP TABLE IF EXISTS r; DROP TABLE IF EXISTS s")
+    pg_conn.execute(f'DROP TABLE IF EXISTS "{pg_schema}".l, "{pg_schema}".r, "{pg_schema}".s')
+    spec = recipe(
+        type="join",
+        inputs=["l", "r", "s"],
+        joins=[
+            {"with": "r", "type": "left_anti", "on": [{"left": "k", "right": "k"}]},
+            {"with": "s", "type": "semi", "on": [{"left": "k", "right": "k"}]},
+        ],
+    )
+    assert one(run(spec, tables, duck, pg_conn, pg_schema)) == [(2, "two")]
+
+
+def test_anti_join_applies_before_a_following_right_join(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {
+        "l": ({"k": T.INTEGER}, [(1,), (2,)]),
+        "r": ({"k": T.INTEGER}, [(1,)]),
+        "z": ({"k": T.INTEGER, "c": T.STRING}, [(1, "matched-removed"), (2, "kept")]),
+    }
+    spec = recipe(
+        type="join",
+        inputs=["l", "r", "z"],
+        select={"z": {"prefix": "z_"}},
+        joins=[
+            {"with": "r", "type": "left_anti", "on": [{"left": "k", "right": "k"}]},
+            {"with": "z", "type": "right", "on": [{"left": "k", "right": "k"}]},
+        ],
+    )
+    assert one(run(spec, tables, duck, pg_conn, pg_schema)) == [(2, "kept"), (None, "matched-removed")]
+
+
+def test_window_frames_and_lag(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {
+        "t": (
+            {"g": T.STRING, "o": T.INTEGER, "v": T.INTEGER},
+            [("a", 1, 10), ("a", 2, 20), ("a", 3, None), ("a", 4, 40), ("b", 1, 5)],
+        )
+    }
+    spec = recipe(
+        type="window",
+        inputs=["t"],
+        partition_by=["g"],
+        order_by=[{"column": "o"}],
+        functions=[
+            {"fn": "sum", "column": "v"},
+            {"fn": "lag", "column": "v", "offset": 2},
+            {"fn": "count", "column": "v", "frame": {"preceding": 1, "following": 0}},
+            {"fn": "max", "column": "v", "frame": {"preceding": None, "following": None}},
+        ],
+    )
+    assert one(run(spec, tables, duck, pg_conn, pg_schema)) == [
+        ("a", 1, 10, 10, None, 1, 40),
+        ("a", 2, 20, 30, None, 2, 40),
+        ("a", 3, None, 30, 10, 1, 40),
+        ("a", 4, 40, 70, 20, 1, 40),
+        ("b", 1, 5, 5, None, 1, 5),
+    ]
+
+
+def test_stack_widens_and_types_missing_columns(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {
+        "a": ({"x": T.INTEGER, "d": T.DATE}, [(1, dt.date(2024, 1, 1))]),
+        "b": ({"x": T.DOUBLE, "s": T.STRING}, [(2.5, "z")]),
+    }
+    spec = recipe(type="stack", inputs=["a", "b"], origin_column="from")
+    assert one(run(spec, tables, duck, pg_conn, pg_schema)) == [
+        (1.0, dt.date(2024, 1, 1), None, "a"),
+        (2.5, None, "z", "b"),
+    ]
+
+
+def test_split_rules_first_match_wins_and_null_is_false(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {"t": ({"n": T.INTEGER}, [(1,), (5,), (10,), (None,)])}
+    spec = recipe(
+        type="split",
+        inputs=["t"],
+        outputs=["ge5", "ge1", "other"],
+        rules=[{"output": "ge5", "expr": "n >= 5"}, {"output": "ge1", "expr": "n >= 1"}],
+        else_output="other",
+    )
+    out = run(spec, tables, duck, pg_conn, pg_schema)
+    assert out == {"ge5": [(5,), (10,)], "ge1": [(1,)], "other": [(None,)]}
+
+
+def test_random_split_is_the_documented_hash(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    import hashlib
+
+    rows = [(i, f"k{i}" if i % 3 else None) for i in range(40)]
+    tables = {"t": ({"id": T.INTEGER, "s": T.STRING}, rows)}
+    spec = recipe(
+        type="split",
+        inputs=["t"],
+        outputs=["a", "b", "c"],
+        random={"seed": 9, "key": ["id", "s"], "ratios": {"a": 0.5, "b": 0.25}},
+    )
+    out = run(spec, tables, duck, pg_conn, pg_schema)
+    expected: dict[str, list[tuple[Any, ...]]] = {"a": [], "b": [], "c": []}
+    for row in rows:
+        h = int(hashlib.md5(f"9|{row[0]}|{row[1] or ''}".encode()).hexdigest()[:8], 16)
+        name = "a" if h < int(0.5 * 16**8) else "b" if h < int(0.75 * 16**8) else None
+        if name:
+            expected[name].append(row)
+    assert out == {k: sort_rows(v) for k, v in expected.items()}
+
+
+def test_pivot_with_discovered_values(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {
+        "t": (
+            {"k": T.STRING, "c": T.STRING, "v": T.INTEGER},
+            [("x", "b", 1), ("x", "a", 2), ("x", "a", 3), ("y", "B", 4), ("y", None, 5)],
+        )
+    }
+    spec = recipe(type="pivot", inputs=["t"], index=["k"], column="c", aggregations=[{"fn": "sum", "column": "v"}])
+    load_duck(duck, tables)
+    load_pg(pg_conn, pg_schema, tables)
+    d_values = [r[0] for r in fetch_duck(duck, discover_pivot_values_query(spec, inputs_for(tables), "duckdb"))]
+    p_values = [
+        r[0] for r in fetch_pg(pg_conn, discover_pivot_values_query(spec, inputs_for(tables, pg_schema), "postgres"))
+    ]
+    assert d_values == p_values == ["B", "a", "b"]
+    d = fetch_duck(duck, compile_recipe(spec, inputs_for(tables), "duckdb", pivot_values=d_values)["out"])
+    p = fetch_pg(pg_conn, compile_recipe(spec, inputs_for(tables, pg_schema), "postgres", pivot_values=p_values)["out"])
+    assert sort_rows(d) == sort_rows(p) == [("x", None, 5, 1), ("y", 4, None, None)]
+
+
+def test_sample_first_and_top_n(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {"t": ({"g": T.INTEGER, "v": T.INTEGER}, [(1, 5), (1, 3), (1, 9), (2, 1), (2, None)])}
+    spec = recipe(type="top_n", inputs=["t"], partition_by=["g"], order_by=[{"column": "v"}], first=1, last=1)
+    assert one(run(spec, tables, duck, pg_conn, pg_schema)) == [(1, 3), (1, 9), (2, 1), (2, None)]
+    duck.execute("DROP TABLE t")
+    pg_conn.execute(f'DROP TABLE "{pg_schema}".t')
+    spec = recipe(type="sample", inputs=["t"], n=2, order_by=[{"column": "v", "desc": True}])
+    d, p = run_both(spec, tables, duck, pg_conn, pg_schema)["out"]
+    assert d == p == [(2, None), (1, 9)]
+
+
+def test_sql_recipe_runs_on_both(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    assert one(run(RECIPES["sql"], TABLES, duck, pg_conn, pg_schema)) == [
+        (1, "Paris", 21.0),
+        (2, "Oslo", 5.0),
+        (5, "Oslo", 14.0),
+    ]
+
+
+def test_to_sql_raises_instead_of_dropping_a_pivot() -> None:
+    import sqlglot
+
+    tree = sqlglot.parse_one("SELECT * FROM t PIVOT (sum(v) FOR c IN ('a', 'b'))", read="duckdb")
+    with pytest.raises(sqlglot.errors.UnsupportedError):
+        to_sql(tree, "postgres")
+
+
+def test_safe_casts_text_forms_and_guarded_functions(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    tables = {
+        "t": (
+            {"s": T.STRING, "x": T.DOUBLE, "n": T.INTEGER},
+            [
+                ("2024-01-01T10:00", 3.0, -2),
+                ("2024-01-01 10:00:05.123", 0.1, 5),
+                (" yes ", 4.0, None),
+                ("2024-13-01", 1e20, 0),
+                ("0000-01-01", float("nan"), 1),
+                ("+5", 2.5, 3),
+            ],
+        )
+    }
+    spec = recipe(
+        type="prepare",
+        inputs=["t"],
+        steps=[
+            {"op": "formula", "column": "ts", "expr": "CAST(s AS TIMESTAMP)"},
+            {"op": "formula", "column": "bo", "expr": "CAST(s AS BOOLEAN)"},
+            {"op": "formula", "column": "xs", "expr": "CAST(x AS VARCHAR)"},
+            {"op": "formula", "column": "sub", "expr": "substring(s, n, 3)"},
+            {"op": "formula", "column": "g", "expr": "greatest(n, NULL, 1)"},
+            {"op": "formula", "column": "sq", "expr": "sqrt(n) + ln(n)"},
+            {"op": "formula", "column": "si", "expr": "CAST(s AS BIGINT)"},
+            {"op": "formula", "column": "xi", "expr": "CAST(x AS INTEGER)"},
+            {"op": "drop", "columns": ["s", "x", "n"]},
+        ],
+    )
+    rows = one(run(spec, tables, duck, pg_conn, pg_schema))
+    ts = dt.datetime(2024, 1, 1, 10, 0)
+    assert rows == sort_rows(
+        [
+            (ts, None, "3.0", "", 1, None, None, 3),
+            (ts.replace(second=5, microsecond=123000), None, "0.1", "-01", 5, pytest.approx(3.845506), None, 0),
+            (None, True, "4.0", None, 1, None, None, 4),
+            (None, None, "1e+20", "20", 1, None, None, None),
+            (None, None, "nan", "000", 1, 1.0, None, None),
+            (None, None, "2.5", "", 3, pytest.approx(2.830663), 5, 3),
+        ]
+    )

@@ -1,0 +1,250 @@
+"""Differential tests: for every recipe kind, on random inputs, DuckDB and PostgreSQL return the
+same rows as the memory engine (the oracle). Inputs include NULLs, empty tables, duplicate keys,
+unicode and hostile column names (quotes, semicolons, spaces)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg import sql as pgsql
+
+from tideflow.recipes import RecipeBase, recipe_adapter
+
+from .differential import ID, TS, B, D, G, K, N, S, V, assert_same, frame, run_memory, run_sql, tables
+
+SETTINGS = settings(max_examples=int(os.environ.get("TIDE_DIFF_EXAMPLES", "25")), deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def spec(data: dict[str, Any]) -> RecipeBase:
+    return recipe_adapter.validate_python({"name": "r", "inputs": ["t"], "outputs": ["out"], **data})
+
+
+@pytest.fixture(scope="module")
+def engines(pg_conn: Any) -> Iterator[dict[str, Any]]:
+    schema = f"tide_diff_{uuid.uuid4().hex[:10]}"
+    pg_conn.execute(pgsql.SQL("CREATE SCHEMA {}").format(pgsql.Identifier(schema)))
+    duck = duckdb.connect(":memory:")
+    try:
+        yield {"duck": duck, "pg": pg_conn, "schema": schema}
+    finally:
+        duck.close()
+        pg_conn.execute(pgsql.SQL("DROP SCHEMA {} CASCADE").format(pgsql.Identifier(schema)))
+
+
+def check(recipe: RecipeBase, inputs: dict[str, Any], engines: dict[str, Any], ordered: bool = False) -> None:
+    expected = run_memory(recipe, inputs)
+    assert_same(expected, run_sql(recipe, inputs, "duckdb", engines["duck"]), "duckdb", ordered)
+    assert_same(expected, run_sql(recipe, inputs, "postgres", engines["pg"], engines["schema"]), "postgres", ordered)
+
+
+PREPARE_STEPS: list[list[dict[str, Any]]] = [
+    [{"op": "filter", "expr": f'"{V}" > 0 OR "{N}" % 3 = 1'}],
+    [{"op": "filter", "rules": [{"column": G, "op": "in", "value": ["a", "é"]}, {"column": N, "op": "ge", "value": 0}],
+      "match": "any", "action": "remove"}],
+    [{"op": "filter", "rules": [{"column": S, "op": "contains", "value": "a"}]}],
+    [{"op": "formula", "column": "ratio", "expr": f'"{V}" / "{N}"'},
+     {"op": "formula", "column": "m", "expr": f'"{N}" % 3'},
+     {"op": "formula", "column": "idiv", "expr": f'"{N}" / 4'}],
+    [{"op": "formula", "column": "c", "expr": f"CASE WHEN \"{N}\" > 0 THEN 'pos' WHEN \"{N}\" < 0 THEN 'neg' END"},
+     {"op": "formula", "column": "co", "expr": f'COALESCE("{K}", -1) + LENGTH(COALESCE("{S}", \'\'))'}],
+    [{"op": "rename", "columns": {V: "value; x", S: "s"}}, {"op": "drop", "columns": [TS, D]}],
+    [{"op": "keep", "columns": [S, ID]}],
+    [{"op": "cast", "columns": [S], "to": "integer"}],
+    [{"op": "cast", "columns": [S], "to": "double"}],
+    [{"op": "cast", "columns": [V], "to": "integer"}, {"op": "cast", "columns": [N, B], "to": "string"}],
+    [{"op": "fill_empty", "columns": [S], "value": "none"}, {"op": "fill_empty", "columns": [N], "value": 0}],
+    [{"op": "replace", "columns": [G], "replacements": [{"old": "a", "new": "A"}, {"old": "it's", "new": None}]}],
+    [{"op": "trim", "columns": [S]}, {"op": "case", "columns": [S, G], "mode": "upper"}],
+    [{"op": "trim", "columns": [S], "side": "left"}],
+    [{"op": "concat", "columns": [G, S, N], "separator": "|", "output": "joined"}],
+    [{"op": "split", "column": S, "separator": "-", "outputs": ["p1", "p2", "p3"]}],
+    [{"op": "regex_extract", "column": S, "pattern": "([0-9]+)", "group": 1, "output": "digits"}],
+    [{"op": "date_part", "column": D, "part": p, "output": f"d_{p}"} for p in
+     ("year", "quarter", "month", "week", "day", "dayofweek", "dayofyear")]
+    + [{"op": "date_part", "column": TS, "part": p, "output": f"t_{p}"} for p in ("hour", "minute", "second")],
+    [{"op": "date_diff", "start": D, "end": TS, "unit": "hour", "output": "h"},
+     {"op": "date_diff", "start": TS, "end": D, "unit": "day", "output": "dd"}],
+    [{"op": "if_then_else", "output": "band", "cases": [{"when": f'"{V}" >= 10', "then": "'hi'"},
+                                                         {"when": f'"{V}" >= 0', "then": "'lo'"}],
+      "else": "'neg'"}],
+    [{"op": "flag", "output": "is_big", "expr": f'"{V}" > 5 AND "{B}"'}],
+    [{"op": "round", "columns": [V], "decimals": 1}, {"op": "round", "columns": [N], "decimals": 0}],
+    [{"op": "bin", "column": V, "width": 2.5, "output": "w"},
+     {"op": "bin", "column": N, "edges": [-10, 0, 5, 10], "output": "e"}],
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("steps", PREPARE_STEPS, ids=lambda s: "+".join(x["op"] for x in s))
+@SETTINGS
+@given(rows=tables())
+def test_prepare(engines: dict[str, Any], steps: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    check(spec({"type": "prepare", "steps": steps}), {"t": frame(rows)}, engines)
+
+
+GROUPS: list[dict[str, Any]] = [
+    {"keys": [G], "aggregations": [{"fn": "count"}, {"fn": "sum", "column": N}, {"fn": "avg", "column": V},
+                                   {"fn": "min", "column": S}, {"fn": "max", "column": D},
+                                   {"fn": "count_distinct", "column": K}, {"fn": "count", "column": V}]},
+    {"keys": [], "aggregations": [{"fn": "count"}, {"fn": "sum", "column": V}, {"fn": "stddev", "column": V}]},
+    {"keys": [K, B], "aggregations": [
+        {"fn": "first", "column": S, "order_by": [{"column": ID}]},
+        {"fn": "last", "column": V, "order_by": [{"column": TS, "desc": True}, {"column": ID}]},
+        {"fn": "concat", "column": S, "separator": ";"}]},
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("group", GROUPS, ids=["basic", "global", "ordered"])
+@SETTINGS
+@given(rows=tables())
+def test_group(engines: dict[str, Any], group: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    check(spec({"type": "group", **group}), {"t": frame(rows)}, engines)
+
+
+JOIN_TYPES = ["inner", "left", "right", "full", "left_anti", "semi", "cross"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kind", JOIN_TYPES)
+@SETTINGS
+@given(left=tables(12), right=tables(8), third=tables(6))
+def test_join(engines: dict[str, Any], kind: str, left: list[dict[str, Any]], right: list[dict[str, Any]],
+              third: list[dict[str, Any]]) -> None:
+    on = [] if kind == "cross" else [{"left": K, "right": K}, {"left": G, "right": G}]
+    recipe = recipe_adapter.validate_python({
+        "name": "j", "type": "join", "inputs": ["a", "b", "c"], "outputs": ["out"],
+        "joins": [{"with": "b", "type": kind, "on": on},
+                  {"with": "c", "type": "left", "on": [{"left": N, "right": N, "left_input": "a"}]}],
+        "select": {"a": {"columns": [ID, K, G, N]}, "c": {"columns": [ID], "prefix": "c_"},
+                   **({} if kind in ("semi", "left_anti") else {"b": {"columns": [V, S], "prefix": "b_"}})},
+    })
+    check(recipe, {"a": frame(left), "b": frame(right), "c": frame(third)}, engines)
+
+
+@pytest.mark.postgres
+@SETTINGS
+@given(left=tables(12), right=tables(8))
+def test_join_unmatched_output(engines: dict[str, Any], left: list[dict[str, Any]],
+                               right: list[dict[str, Any]]) -> None:
+    recipe = recipe_adapter.validate_python({
+        "name": "j", "type": "join", "inputs": ["a", "b"], "outputs": ["out", "lost"],
+        "joins": [{"with": "b", "type": "inner", "on": [{"left": K, "right": K}]}],
+        "select": {"b": {"prefix": "b_"}},
+        "unmatched_output": "lost",
+    })
+    check(recipe, {"a": frame(left), "b": frame(right)}, engines)
+
+
+WINDOWS: list[dict[str, Any]] = [
+    {"partition_by": [G], "order_by": [{"column": ID}],
+     "functions": [{"fn": "row_number"}, {"fn": "lag", "column": V}, {"fn": "lead", "column": S, "offset": 2},
+                   {"fn": "sum", "column": N, "output": "running"},
+                   {"fn": "avg", "column": V, "frame": {"preceding": 2, "following": 0}, "output": "moving"},
+                   {"fn": "count", "frame": {"preceding": None, "following": None}, "output": "n_all"}]},
+    {"partition_by": [B], "order_by": [{"column": K}, {"column": N, "desc": True}],
+     "functions": [{"fn": "rank"}, {"fn": "dense_rank"}, {"fn": "max", "column": S, "output": "mx",
+                                                          "frame": {"preceding": None, "following": None}}]},
+    {"partition_by": [], "order_by": [], "functions": [{"fn": "min", "column": V}, {"fn": "count", "column": N}]},
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("window", WINDOWS, ids=["ordered", "ranks", "unordered"])
+@SETTINGS
+@given(rows=tables())
+def test_window(engines: dict[str, Any], window: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    check(spec({"type": "window", **window}), {"t": frame(rows)}, engines)
+
+
+@pytest.mark.postgres
+@SETTINGS
+@given(a=tables(10), b=tables(10))
+def test_stack(engines: dict[str, Any], a: list[dict[str, Any]], b: list[dict[str, Any]]) -> None:
+    fa = frame(a).select([ID, G, N, S])
+    fb = frame(b).select([V, G, D]).rename({V: N})  # N is integer in a, double in b: widens
+    recipe = recipe_adapter.validate_python({"name": "s", "type": "stack", "inputs": ["a", "b"],
+                                             "outputs": ["out"], "origin_column": "from"})
+    check(recipe, {"a": fa, "b": fb}, engines)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("options", [{}, {"columns": [G, K], "count_column": "n"}, {"columns": [S]}])
+@SETTINGS
+@given(rows=tables())
+def test_distinct(engines: dict[str, Any], options: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    check(spec({"type": "distinct", **options}), {"t": frame(rows)}, engines)
+
+
+@pytest.mark.postgres
+@SETTINGS
+@given(rows=tables())
+def test_sort_keeps_order(engines: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    recipe = spec({"type": "sort", "order_by": [{"column": S}, {"column": V, "desc": True},
+                                                {"column": K, "nulls": "first"}, {"column": ID}]})
+    check(recipe, {"t": frame(rows)}, engines, ordered=True)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("options", [{"partition_by": [G], "first": 2, "last": 1, "rank_column": "rk"},
+                                     {"first": 3}, {"partition_by": [B, K], "last": 2}])
+@SETTINGS
+@given(rows=tables())
+def test_top_n(engines: dict[str, Any], options: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    recipe = spec({"type": "top_n", "order_by": [{"column": V, "desc": True}, {"column": ID}], **options})
+    check(recipe, {"t": frame(rows)}, engines)
+
+
+@pytest.mark.postgres
+@SETTINGS
+@given(rows=tables(40))
+def test_split_rules_and_random(engines: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    by_rules = recipe_adapter.validate_python({
+        "name": "s", "type": "split", "inputs": ["t"], "outputs": ["pos", "neg", "rest"],
+        "rules": [{"output": "pos", "expr": f'"{V}" > 0'}, {"output": "neg", "expr": f'"{N}" < 0'}],
+        "else_output": "rest"})
+    check(by_rules, {"t": frame(rows)}, engines)
+    by_ratio = recipe_adapter.validate_python({
+        "name": "s", "type": "split", "inputs": ["t"], "outputs": ["train", "test"],
+        "random": {"seed": 42, "key": [ID, S, D, B], "ratios": {"train": 0.7, "test": 0.3}}})
+    check(by_ratio, {"t": frame(rows)}, engines)
+
+
+@pytest.mark.postgres
+@SETTINGS
+@given(rows=tables(40), n=st.integers(0, 10))
+def test_sample(engines: dict[str, Any], rows: list[dict[str, Any]], n: int) -> None:
+    first = spec({"type": "sample", "mode": "first", "n": n, "order_by": [{"column": ID, "desc": True}]})
+    check(first, {"t": frame(rows)}, engines)
+    random = spec({"type": "sample", "mode": "random", "fraction": 0.4, "seed": 3, "key": [K, ID]})
+    check(random, {"t": frame(rows)}, engines)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("options", [
+    {"index": [K], "column": G, "aggregations": [{"fn": "sum", "column": N}]},
+    {"index": [B], "column": G, "values": ["a", "b", "zz"],
+     "aggregations": [{"fn": "count"}, {"fn": "avg", "column": V}]},
+])
+@SETTINGS
+@given(rows=tables())
+def test_pivot(engines: dict[str, Any], options: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    check(spec({"type": "pivot", **options}), {"t": frame(rows)}, engines)
+
+
+def test_differential_harness_detects_a_difference() -> None:
+    """The comparison is not vacuous: a changed value or a missing row is caught."""
+    with pytest.raises(AssertionError, match="differs"):
+        assert_same({"o": (["i", "s"], [(1, "a")])}, {"o": (["i", "s"], [(1, "b")])}, "x")
+    with pytest.raises(AssertionError, match="differs"):
+        assert_same({"o": (["i", "s"], [(1, "a"), (2, None)])}, {"o": (["i", "s"], [(1, "a")])}, "x")
+    with pytest.raises(AssertionError, match="columns"):
+        assert_same({"o": (["i"], [(1,)])}, {"o": (["j"], [(1,)])}, "x")
