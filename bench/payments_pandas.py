@@ -21,7 +21,7 @@ import pyarrow as pa
 # Columns each source contributes to the Flow (only these are pulled into pandas).
 NEEDED = {
     "transactions": ["id", "card_id", "merchant_id", "ts", "amount", "currency", "status", "channel"],
-    "cards": ["card_id", "country", "card_type"],
+    "cards": ["card_id", "country", "card_type", "is_fraud"],
     "merchants": ["merchant_id", "category", "country"],
 }
 OUTPUTS = ("card_features", "card_features_train", "card_features_test", "merchant_daily", "merchant_risk")
@@ -98,6 +98,7 @@ def card_features(p: pd.DataFrame, cards: pd.DataFrame, merchant_country: pd.Ser
     attrs = cards.reindex(features.index)
     features.insert(0, "card_country", attrs["country"].astype(object).to_numpy())
     features.insert(0, "card_type", attrs["card_type"].astype(object).to_numpy())
+    features.insert(2, "is_fraud", attrs["is_fraud"].astype("Int64").to_numpy())
     return features.reset_index()
 
 
@@ -163,7 +164,7 @@ PAYMENTS = """
     SELECT t.id, t.card_id, t.merchant_id, t.ts, t.status, t.channel,
            {r_open}CASE t.currency WHEN 'USD' THEN t.amount * 0.92 WHEN 'GBP' THEN t.amount * 1.17
                                  ELSE t.amount END{r_close} AS amount_eur,
-           c.card_type, c.country AS card_country, m.category AS merchant_category,
+           c.card_type, c.country AS card_country, c.is_fraud, m.category AS merchant_category,
            m.country AS merchant_country
     FROM {transactions} AS t
     LEFT JOIN {cards} AS c ON t.card_id = c.card_id
@@ -181,7 +182,7 @@ WITH payments AS (""" + PAYMENTS + """
            ROW_NUMBER() OVER (PARTITION BY card_id ORDER BY ts, id) AS card_tx_seq
     FROM payments
 )
-SELECT card_id, card_type, card_country,
+SELECT card_id, card_type, card_country, is_fraud,
        COUNT(*) AS tx_count,
        COUNT(*) FILTER (WHERE status <> 'approved') AS declined_count,
        COUNT(*) FILTER (WHERE status <> 'approved' AND card_tx_seq <= 3) AS early_declined_count,
@@ -198,7 +199,7 @@ SELECT card_id, card_type, card_country,
        COUNT(*) FILTER (WHERE ts - previous_ts < INTERVAL '10 minutes') AS rapid_count,
        {epoch_open}MIN(ts - previous_ts){epoch_close} AS min_gap_s
 FROM activity
-GROUP BY card_id, card_type, card_country
+GROUP BY card_id, card_type, card_country, is_fraud
 """,
     "merchant_daily": """
 WITH payments AS (""" + PAYMENTS + """

@@ -75,9 +75,20 @@ def test_generated_data_has_the_promised_shape() -> None:
                                "channel"]
     assert tx.column("amount").null_count > 0 and tx.column("currency").null_count > 0
     assert min(v for v in tx.column("amount").to_pylist() if v is not None) < 0  # refunds
-    assert tables["cards"].column_names == ["card_id", "customer_id", "country", "issued", "card_type"]
+    assert tables["cards"].column_names == ["card_id", "customer_id", "country", "issued", "card_type", "is_fraud"]
     assert tables["merchants"].column_names == ["merchant_id", "name", "category", "country"]
     assert tx.column("id").to_pylist() == list(range(1, 5_001))
+
+
+def test_compromised_cards_behave_differently() -> None:
+    """The label the Lab learns: ~3% of the cards, whose payments are declined and online more often."""
+    tables = demo_data.generate_tables(200_000, seed=7)
+    cards = tables["cards"].to_pandas()
+    assert 0.02 < cards["is_fraud"].mean() < 0.04
+    tx = tables["transactions"].to_pandas().merge(cards[["card_id", "is_fraud"]], on="card_id")
+    declined = tx.assign(d=tx["status"] == "declined").groupby("is_fraud")["d"].mean()
+    online = tx.assign(o=tx["channel"] == "online").groupby("is_fraud")["o"].mean()
+    assert declined[1] > 2 * declined[0] and online[1] > 1.3 * online[0]
 
 
 def test_generate_loads_duckdb_identically(tmp_path: Path) -> None:
@@ -114,9 +125,10 @@ def test_demo_runs_and_is_rerunnable(tmp_path: Path, runner: CliRunner) -> None:
         assert part in result.stdout
     assert json.loads((target / ".tide" / "demo.json").read_text()) == {"rows": 20000, "seed": 7}
 
-    again = runner.invoke(app, ["demo", "--dir", str(target), "--rows", "20000"])
+    again = runner.invoke(app, ["demo", "--dir", str(target), "--rows", "20000", "--no-lab"])
     assert again.exit_code == 0, again.output
     assert "Source data is current" in again.stdout
+    assert "saved model" in result.stdout and "card_fraud v1 (active)" in result.stdout, result.stdout
 
     head = runner.invoke(app, ["dataset", "head", "merchant_risk", "-n", "3", "-p", str(target)])
     assert head.exit_code == 0, head.output

@@ -154,11 +154,13 @@ WINDOWS: list[dict[str, Any]] = [
      "functions": [{"fn": "rank"}, {"fn": "dense_rank"}, {"fn": "max", "column": S, "output": "mx",
                                                           "frame": {"preceding": None, "following": None}}]},
     {"partition_by": [], "order_by": [], "functions": [{"fn": "min", "column": V}, {"fn": "count", "column": N}]},
+    {"partition_by": [G], "order_by": [{"column": TS}, {"column": ID}], "order_is_unique": True,
+     "functions": [{"fn": "row_number"}, {"fn": "lag", "column": TS}, {"fn": "sum", "column": V, "output": "run"}]},
 ]
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("window", WINDOWS, ids=["ordered", "ranks", "unordered"])
+@pytest.mark.parametrize("window", WINDOWS, ids=["ordered", "ranks", "unordered", "unique_order"])
 @SETTINGS
 @given(rows=tables())
 def test_window(engines: dict[str, Any], window: dict[str, Any], rows: list[dict[str, Any]]) -> None:

@@ -223,15 +223,44 @@ def test_missing_password_env_is_a_clear_connection_error(make_project: Writer) 
 
 def test_independent_recipes_run_in_parallel(make_project: Writer) -> None:
     slow = "type: sql\ninputs: orders\noutputs: {out}\nsql: SELECT sum(range % 7) AS s FROM range(40000000)\n"
+    config = ("name: t\ndefaults: {parallelism: 2}\n"
+              "connections:\n  warehouse: {type: duckdb, concurrent_queries: 2}\n")
     root = make_project({"a.yaml": slow.format(out="a"), "b.yaml": slow.format(out="b")},
-                        {"orders.yaml": "table: orders\n"}, config="name: t\ndefaults: {parallelism: 2}\n")
+                        {"orders.yaml": "table: orders\n"}, config=config)
     seed_orders(root)
     events: list[tuple[str, str]] = []
     result = build(load_project(root), on_event=lambda e: events.append((e.kind, e.recipe)))
     assert result.ok
     kinds = [k for k, _ in events]
     assert kinds[:2] == ["started", "started"], events  # both were running before either finished
+    # By default an embedded DuckDB runs one recipe at a time: it already spreads each query over every core.
+    (root / "tideflow.yaml").write_text("name: t\ndefaults: {parallelism: 2}\n", encoding="utf-8")
+    one_at_a_time: list[tuple[str, str]] = []
+    assert build(load_project(root), mode="forced", on_event=lambda e: one_at_a_time.append((e.kind, e.recipe))).ok
+    assert [k for k, _ in one_at_a_time] == ["started", "finished", "started", "finished"]
     serial: list[tuple[str, str]] = []
     assert build(load_project(root), mode="forced", parallelism=1,
                  on_event=lambda e: serial.append((e.kind, e.recipe))).ok
     assert [k for k, _ in serial] == ["started", "finished", "started", "finished"]
+
+
+@pytest.mark.postgres
+def test_postgres_session_settings_apply_and_a_refused_one_names_the_key(make_project: Writer, pg_schema: str,
+                                                                          pg_conn: object) -> None:
+    pg_conn.execute(f'CREATE TABLE "{pg_schema}".orders AS SELECT 1 AS id')  # type: ignore[attr-defined]
+    recipe = "type: sql\ninputs: orders\noutputs: mem\nsql: SELECT current_setting('work_mem') AS w FROM orders\n"
+
+    def config(value: str) -> str:
+        return (f"name: t\nconnections:\n  pg:\n    type: postgres\n    dbname: test\n    user: postgres\n"
+                f"    schema: {pg_schema}\n    settings: {{work_mem: '{value}'}}\ndefaults: {{connection: pg}}\n")
+
+    root = make_project({"mem.yaml": recipe}, {"orders.yaml": "table: orders\n"}, config=config("48MB"))
+    assert build(load_project(root)).ok
+    assert pg_conn.execute(f'SELECT w FROM "{pg_schema}".mem').fetchall() == [("48MB",)]  # type: ignore[attr-defined]
+    (root / "tideflow.yaml").write_text(config("lots; DROP TABLE orders"), encoding="utf-8")
+    from tideflow.errors import ConnectionError_
+
+    with pytest.raises(ConnectionError_, match=r"connection 'pg': settings.work_mem: PostgreSQL refused "
+                                               r"'lots; DROP TABLE orders': invalid value"):
+        build(load_project(root), mode="forced")
+    assert pg_conn.execute(f'SELECT count(*) FROM "{pg_schema}".orders').fetchall() == [(1,)]  # type: ignore[attr-defined]

@@ -119,3 +119,34 @@ def test_an_infeasible_profile_fails_before_any_trial(lab_project: ProjectMaker,
     with pytest.raises(TideflowError, match=r"models/fraud.yaml at resources"):
         train(load_project(root), "fraud", runtime=lab_runtime, on_event=lambda e: events.append(e.kind))
     assert events == []
+
+
+def test_rungs_never_add_a_rung_a_hair_below_the_full_resource() -> None:
+    from types import SimpleNamespace
+
+    from tideflow.lab.specs import EarlyStoppingSpec
+    from tideflow.lab.training import rungs
+
+    def of(**kw: object) -> list[float]:
+        return rungs(SimpleNamespace(spec=SimpleNamespace(early_stopping=EarlyStoppingSpec(**kw))))  # type: ignore[arg-type]
+
+    assert of() == [round(1 / 9, 6), round(1 / 3, 6), 1.0]  # 1/9 x 3 x 3 = 0.999...: not a rung of its own
+    assert of(min_fraction=0.1111) == [0.1111, 0.3333, 1.0]
+    assert of(min_fraction=0.34) == [0.34, 1.0]
+    assert of(min_fraction=0.25, reduction_factor=2) == [0.25, 0.5, 1.0]
+    assert of(method="none") == [1.0]
+
+
+def test_promotion_keeps_a_bracket_to_its_share_even_when_it_beats_every_earlier_one() -> None:
+    from tideflow.lab.training import promote
+
+    earlier = [0.50, 0.51, 0.52, 0.53, 0.54, 0.55, 0.56, 0.57, 0.58]
+    bracket = {10 + i: 0.90 + i / 100 for i in range(9)}  # all better than anything before
+    everything = earlier + list(bracket.values())
+    assert promote(bracket, everything, 3, higher=True) == [16, 17, 18]  # 1/3 of the bracket, its best
+    # a bracket worse than the history: ASHA's global cut-off keeps only its best
+    worse = {20 + i: 0.10 + i / 100 for i in range(9)}
+    assert promote(worse, everything + list(worse.values()), 3, higher=True) == [28]
+    # lower is better (e.g. log loss): the smallest scores go on
+    assert promote({1: 0.3, 2: 0.1, 3: 0.2}, [0.3, 0.1, 0.2], 3, higher=False) == [2]
+    assert promote({}, everything, 3, higher=True) == []

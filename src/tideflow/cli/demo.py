@@ -107,7 +107,7 @@ def ensure_data(directory: Path, rows: int, seed: int, console: Console) -> bool
 
 
 @guarded
-def run_demo(directory: Path, rows: int, seed: int, engine: str | None) -> None:
+def run_demo(directory: Path, rows: int, seed: int, engine: str | None, lab: bool = True) -> None:
     console = out()
     write_project(directory)
     from tideflow.flow import explain_recipe
@@ -128,6 +128,10 @@ def run_demo(directory: Path, rows: int, seed: int, engine: str | None) -> None:
 
     console.print(Rule("Timings"))
     report_build(result, console, project, title=f"Build ({mode}, {rows:,} transactions)")
+    if lab:
+        from tideflow.cli.demo_lab import train_demo
+
+        train_demo(load_project(directory), console)
     console.print(Text.assemble(("Next: ", "bold"), f"tide dataset head merchant_risk --project {directory}"),
                   soft_wrap=True)
 
@@ -138,8 +142,9 @@ def demo(
     rows: Annotated[int, typer.Option("--rows", min=1, help="Transactions to generate.")] = 1_000_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator.")] = 7,
     engine: Annotated[str | None, typer.Option("--engine", help="Force one engine (sql or memory).")] = None,
+    lab: Annotated[bool, typer.Option("--lab/--no-lab", help="Train the demo fraud model after the build.")] = True,
 ) -> None:
-    """Generate the card-payments demo into DIR, build it, show the Flow, one explain and the timings."""
+    """Generate the card-payments demo into DIR, build it, show the Flow, one explain and the timings, train."""
     if engine not in (None, "sql", "memory"):
         raise typer.BadParameter(f"expected sql or memory, got {engine!r}", param_hint="--engine")
-    run_demo(directory, rows, seed, engine)
+    run_demo(directory, rows, seed, engine, lab)

@@ -87,7 +87,47 @@ def generate_tables(rows: int, seed: int = 7) -> dict[str, pa.Table]:
         "status": _pick(rng, STATUSES, rows, [0.92, 0.07, 0.01]),
         "channel": _with_nulls(rng, _pick(rng, CHANNELS, rows, [0.35, 0.35, 0.27, 0.03]), 0.01),
     })
+    cards, transactions = _plant_fraud(cards, transactions, np.random.default_rng([seed, 1]))
     return {"transactions": transactions, "cards": cards, "merchants": merchants}
+
+
+FRAUD_RATE = 0.03  # share of compromised cards
+
+
+def _plant_fraud(cards: pa.Table, transactions: pa.Table, rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+    """Mark ~3% of the cards compromised (``cards.is_fraud`` 0/1) and make some of their payments look it.
+
+    A compromised card's payment is, each with its own probability, declined, online, at night, or
+    larger than usual: signals the card features pick up, noisy enough that no single one gives the
+    fraud away. Its own generator (``[seed, 1]``), so the other columns are those of the seed alone.
+    """
+    n_cards = cards.num_rows
+    fraud = rng.random(n_cards) < FRAUD_RATE
+    card_id = transactions.column("card_id").to_numpy()
+    known = card_id <= n_cards
+    hit = np.zeros(len(card_id), dtype=bool)
+    hit[known] = fraud[card_id[known] - 1]
+    n = len(card_id)
+
+    def touched(p: float) -> np.ndarray:
+        return hit & (rng.random(n) < p)
+
+    status = pc.if_else(pa.array(touched(0.18)), pa.scalar("declined"), transactions.column("status"))
+    channel = pc.if_else(pa.array(touched(0.30)), pa.scalar("online"), transactions.column("channel"))
+    ts_us = transactions.column("ts").cast(pa.int64()).to_numpy().copy()
+    night = touched(0.20)
+    day_start = ts_us[night] - ts_us[night] % (24 * 3_600_000_000)
+    ts_us[night] = day_start + rng.integers(0, 6 * 3600, size=int(night.sum())) * 1_000_000
+    amount = transactions.column("amount")
+    larger = pa.array(touched(0.25))
+    amount = pc.if_else(larger, pc.round(pc.multiply(amount, pa.scalar(3.0)), 2), amount)
+    transactions = (transactions
+                    .set_column(transactions.schema.get_field_index("status"), "status", status)
+                    .set_column(transactions.schema.get_field_index("channel"), "channel", channel)
+                    .set_column(transactions.schema.get_field_index("ts"), "ts", pa.array(ts_us, pa.timestamp("us")))
+                    .set_column(transactions.schema.get_field_index("amount"), "amount", amount))
+    cards = cards.append_column("is_fraud", pa.array(fraud.astype(np.int64)))
+    return cards, transactions
 
 
 def tables_digest(tables: dict[str, pa.Table]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -40,3 +41,8 @@ def enable_token_auth_if_configured() -> None:
     token_path = os.environ.get("RAY_AUTH_TOKEN_PATH") or str(Path.home() / ".ray" / "auth_token")
     if os.environ.get("RAY_AUTH_TOKEN") or Path(token_path).is_file():
         os.environ["RAY_AUTH_MODE"] = "token"
+        # Ray caches the mode at import: a token file that appeared since (another process's first
+        # ``ray.init`` writes it) would leave this client without the token its new GCS requires.
+        raylet = sys.modules.get("ray._raylet")
+        if raylet is not None:
+            raylet.Config.initialize("")

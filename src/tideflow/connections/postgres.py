@@ -73,6 +73,15 @@ class PostgresDatabase:
                 f"connection {self.name!r}: cannot connect to PostgreSQL at {self.spec.host}:{self.spec.port} "
                 f"database {self.spec.dbname!r} as {self.spec.user!r}: {message}"
             ) from None
+        for setting, value in self.spec.settings.items():
+            try:
+                con.execute("SELECT set_config(%s, %s, false)", (setting, value))
+            except psycopg.Error as err:
+                con.close()
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise ConnectionError_(
+                    f"connection {self.name!r}: settings.{setting}: PostgreSQL refused {value!r}: {first}"
+                ) from None
         return PostgresSql(self.name, con, self.spec.schema_)
 
     def close(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from tideflow.engines.memory import run_recipe
 from tideflow.engines.sql import SqlInput, compile_recipe, to_sql
 from tideflow.errors import BuildError, TideflowError
 from tideflow.flow.model import BuildEvent, BuildResult, RecipeRun
-from tideflow.flow.planner import Planner
+from tideflow.flow.planner import Decision, Planner
 from tideflow.recipes import SqlRecipe
 
 EventSink = Callable[[BuildEvent], None]
@@ -35,6 +37,18 @@ class Builder:
         self.build_id = uuid.uuid4().hex[:12]
         # Dataset checks run on each new output before it replaces the previous data (tideflow.checks).
         self.checks = BuildChecks(self.project, self.workspace.state.path)
+        # At most ``concurrent_queries`` SQL recipes at once per connection (DuckDB: one, it uses every core).
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots_lock = threading.Lock()
+
+    def _slot(self, connection: str) -> threading.BoundedSemaphore | contextlib.nullcontext[None]:
+        limit = getattr(self.project.config.connections[connection], "concurrent_queries", None)
+        if limit is None or limit >= self.parallelism:
+            return contextlib.nullcontext()
+        with self._slots_lock:
+            if connection not in self._slots:
+                self._slots[connection] = threading.BoundedSemaphore(limit)
+            return self._slots[connection]
 
     # ------------------------------------------------------------------ scheduling
 
@@ -92,8 +106,14 @@ class Builder:
     # ------------------------------------------------------------------ one recipe
 
     def run_recipe(self, name: str) -> RecipeRun:
-        recipe = self.project.recipes[name]
         decision = self.planner.decide(name)
+        if decision.engine == "sql" and decision.connection is not None:
+            with self._slot(decision.connection):  # wait for the connection before the clock starts
+                return self._run_decided(name, decision)
+        return self._run_decided(name, decision)
+
+    def _run_decided(self, name: str, decision: Decision) -> RecipeRun:
+        recipe = self.project.recipes[name]
         self.on_event(BuildEvent("started", name, decision.engine))
         start = time.perf_counter()
         moved = 0

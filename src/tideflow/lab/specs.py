@@ -148,9 +148,10 @@ class EarlyStoppingSpec(Strict):
     """Successive halving with ASHA's promotion rule over rungs of a resource.
 
     Trials start at ``min_fraction`` of their resource (trees, iterations, or training rows); a trial
-    moves up a rung (x ``reduction_factor``) only if it is in the top 1/``reduction_factor`` of every
-    trial scored at that rung so far. Rungs are evaluated per bracket of ``bracket_size`` trials so
-    the search is reproducible whatever the order in which workers finish.
+    moves up a rung (x ``reduction_factor``) only if it is among the best 1/``reduction_factor`` of its
+    bracket and in the top 1/``reduction_factor`` of every trial scored at that rung so far. Rungs are
+    evaluated per bracket of ``bracket_size`` trials so the search is reproducible whatever the order
+    in which workers finish.
     """
 
     method: Literal["asha", "none"] = "asha"

@@ -76,14 +76,35 @@ class TrainingResult:
 
 
 def rungs(model_file: ModelFile) -> list[float]:
+    """The fractions of the resource each successive-halving rung trains with, the last one 1.0."""
     es = model_file.spec.early_stopping
     if es.method == "none":
         return [1.0]
     out, fraction = [], es.min_fraction
-    while fraction < 1.0 - 1e-9:
+    # 1/9 x 3 x 3 is 0.999...: a rung within 1% of the full resource is the full resource, not a rung of its own.
+    while fraction < 0.99:
         out.append(round(fraction, 6))
         fraction *= es.reduction_factor
     return [*out, 1.0]
+
+
+def promote(good: dict[int, float], everything: list[float], eta: int, higher: bool) -> list[int]:
+    """Promote the bracket's best 1/eta (rounded up), keeping only those also in the top 1/eta of every
+    score seen at this rung so far (ASHA's rule); at least the bracket's best goes on.
+
+    The cap keeps the cost of a bracket that of successive halving (1/eta of the trials at each
+    rung) even when a guided search makes a late bracket better than every earlier one; the
+    global cut-off prunes a bracket harder when it is worse than the ones before it.
+    """
+    if not good:
+        return []
+    k = len(everything) // eta
+    ranked = sorted(everything, reverse=higher)
+    cutoff = ranked[k - 1] if k >= 1 else None
+    order = sorted(good, key=lambda t: (-good[t] if higher else good[t], t))
+    quota = order[: max(1, math.ceil(len(order) / eta))]
+    promoted = [t for t in quota if cutoff is not None and not _better(cutoff, good[t], higher)]
+    return sorted(promoted or order[:1])
 
 
 def _runtime_name(rt: Any) -> str:
@@ -232,15 +253,7 @@ class _Search:
                 searcher.tell(c.trial_id, score, pruned=status == "pruned", rung=rung)
 
     def _promote(self, good: dict[int, float], everything: list[float], eta: int) -> list[int]:
-        """ASHA: promote a trial in the top 1/eta of every score seen at this rung (at least the bracket's best)."""
-        if not good:
-            return []
-        k = len(everything) // eta
-        ranked = sorted(everything, reverse=self.higher)
-        cutoff = ranked[k - 1] if k >= 1 else None
-        order = sorted(good, key=lambda t: (-good[t] if self.higher else good[t], t))
-        promoted = [t for t in order if cutoff is not None and not _better(cutoff, good[t], self.higher)]
-        return sorted(promoted or order[:1])
+        return promote(good, everything, eta, self.higher)
 
     def _run_rung(self, ref: Any, configs: list[Any], rung: int, fraction: float) -> dict[int, float | None]:
         results: dict[int, float | None] = {}

@@ -21,6 +21,8 @@ class DuckDBConnection(Strict):
     path: str = DEFAULT_DUCKDB_PATH
     schema_: str = Field(default="main", alias="schema")
     threads: int | None = Field(default=None, ge=1)
+    # DuckDB spreads one query over every core: two heavy recipes at once only contend for them.
+    concurrent_queries: int = Field(default=1, ge=1, le=64)
 
 
 class PostgresConnection(Strict):
@@ -39,6 +41,10 @@ class PostgresConnection(Strict):
     password_secret: str | None = None
     schema_: str = Field(default="public", alias="schema")
     connect_timeout_s: int = Field(default=10, ge=1)
+    # Recipes of one build that may query the server at once (each is a backend); default: the build's parallelism.
+    concurrent_queries: int | None = Field(default=None, ge=1, le=64)
+    # Session settings for build connections, e.g. {work_mem: 256MB}: set with set_config(), values bound.
+    settings: dict[str, str] = Field(default_factory=dict)
 
 
 class FilesConnection(Strict):

@@ -406,11 +406,17 @@ class WindowFunction(Strict):
 
 
 class WindowRecipe(RecipeBase):
-    """Add window columns to every row (rows keep their columns)."""
+    """Add window columns to every row (rows keep their columns).
+
+    Rows that tie on ``order_by`` are ordered by their remaining columns, so every engine numbers
+    and frames them the same way; ``order_is_unique: true`` says ``order_by`` is already unique within
+    each partition (an id, a timestamp with an id), which drops that tie-break and its wider sort.
+    """
 
     type: Literal["window"]
     partition_by: list[str] = Field(default_factory=list)
     order_by: list[OrderKey] = Field(default_factory=list)
+    order_is_unique: bool = False
     functions: list[WindowFunction] = Field(min_length=1)
 
 

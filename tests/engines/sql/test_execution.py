@@ -272,6 +272,18 @@ def test_window_frames_and_lag(duck: Any, pg_conn: Any, pg_schema: str) -> None:
     ]
 
 
+def test_window_order_is_unique_sorts_on_order_by_alone() -> None:
+    columns = {"g": T.STRING, "o": T.INTEGER, "v": T.INTEGER, "w": T.STRING}
+    base = {"type": "window", "inputs": ["t"], "partition_by": ["g"], "order_by": [{"column": "o"}],
+            "functions": [{"fn": "row_number"}]}
+    inputs = inputs_for({"t": (columns, [])})
+    tied = to_sql(compile_recipe(recipe(**base), inputs, "duckdb")["out"], "duckdb")
+    unique = to_sql(compile_recipe(recipe(**base, order_is_unique=True), inputs, "duckdb")["out"], "duckdb")
+    assert '"v"' in tied.split("ORDER BY", 1)[1] and '"w"' in tied.split("ORDER BY", 1)[1]
+    after = unique.split("ORDER BY", 1)[1].split(")", 1)[0]
+    assert '"o"' in after and '"v"' not in after and '"w"' not in after
+
+
 def test_stack_widens_and_types_missing_columns(duck: Any, pg_conn: Any, pg_schema: str) -> None:
     tables = {
         "a": ({"x": T.INTEGER, "d": T.DATE}, [(1, dt.date(2024, 1, 1))]),

@@ -183,7 +183,8 @@ def compile_window(recipe: v.WindowRecipe, source: SqlInput, ctx: Ctx) -> tuple[
     schema = rel.schema
     partition = [col(p) for i, p in enumerate(recipe.partition_by) if ctx.check_column(p, schema, f"partition_by[{i}]")]
     order = order_keys(recipe.order_by, schema, ctx, "order_by")
-    total = order + tiebreak(recipe.order_by, schema, recipe.partition_by, ctx.traits)
+    total = order if recipe.order_is_unique else order + tiebreak(recipe.order_by, schema, recipe.partition_by,
+                                                                  ctx.traits)
     ctx.check_new_names([*schema, *(f.output_name for f in recipe.functions)], "functions")
     projections: list[exp.Expr] = [col(n) for n in schema]
     out_schema = dict(schema)
