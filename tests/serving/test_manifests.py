@@ -69,7 +69,8 @@ def test_ray_serve_config_maps_the_same_spec() -> None:
     deployment = app["deployments"][0]
     assert deployment["autoscaling_config"] == {
         "min_replicas": 2, "initial_replicas": 2, "max_replicas": 12, "target_ongoing_requests": 1.5,
-        "upscale_delay_s": 0.0, "downscale_delay_s": 120.5, "look_back_period_s": 10.0}
+        "upscale_delay_s": 0.0, "downscale_delay_s": 120.5, "look_back_period_s": 10.0,
+        "metrics_interval_s": 1.0}
     assert deployment["graceful_shutdown_timeout_s"] == 25.0
     with pytest.raises(UnsupportedTarget, match="Ray Serve autoscales on ongoing requests per replica only"):
         ray_serve_config(spec(metric="cpu", target=0.5))

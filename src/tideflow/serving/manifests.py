@@ -24,7 +24,8 @@ Service, and an ``autoscaling/v2`` HorizontalPodAutoscaler whose ``behavior`` ma
 Ray Serve (``ray-serve.yaml``): an application config whose deployment's ``autoscaling_config`` maps
 the spec (``tideflow.compute.serve``): ``target_ongoing_requests`` = the in-flight target,
 ``upscale_delay_s`` / ``downscale_delay_s`` = the stabilization windows, ``look_back_period_s`` =
-``metric_window_s``, ``min_replicas`` / ``max_replicas`` as given (Ray Serve scales to zero).
+``metric_window_s``, ``metrics_interval_s`` = ``sync_period_s`` (at most half the window),
+``min_replicas`` / ``max_replicas`` as given (Ray Serve scales to zero).
 Ray Serve's policy reads ongoing requests only: ``metric: rps`` or ``cpu`` raises
 ``UnsupportedTarget`` rather than writing a config that scales on something else.
 """
@@ -167,6 +168,9 @@ def ray_serve_autoscaling(spec: ServiceSpec) -> dict[str, Any]:
         "upscale_delay_s": auto.scale_up_stabilization_s,
         "downscale_delay_s": auto.scale_down_stabilization_s,
         "look_back_period_s": auto.metric_window_s,
+        # Serve wants its look-back longer than the interval replicas report on (default 10 s, which
+        # would make every window of 10 s or less a warning today and an error in a later release).
+        "metrics_interval_s": min(auto.sync_period_s, auto.metric_window_s / 2),
     }
 
 
