@@ -14,6 +14,7 @@ import pyarrow as pa
 from tideflow.lab.features import ColumnPlan, plan_features
 from tideflow.lab.loading import ModelFile
 from tideflow.lab.specs import ModelSpec
+from tideflow.monitoring.frames import model_frame
 from tideflow.recipes import ColumnType, Schema
 
 
@@ -61,19 +62,9 @@ def arrow_schema(table: pa.Table) -> Schema:
 
 
 def to_frame(table: pa.Table) -> Any:
-    """A pandas frame with plain dtypes: float64 numbers (NaN for missing), object strings, datetime64."""
-    import pandas as pd
-
-    data: dict[str, Any] = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        t = column.type
-        if pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-            data[name] = np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype="float64")
-        elif pa.types.is_date(t) or pa.types.is_timestamp(t):
-            data[name] = pd.to_datetime(pd.Series(column.cast(pa.timestamp("us")).to_pylist(), dtype="object"))
-        else:
-            data[name] = pd.Series(column.cast(pa.string()).to_pylist(), dtype="object")
-    return pd.DataFrame(data)
+    """A pandas frame with plain dtypes: float64 numbers (NaN for missing), object strings (NaN for
+    missing, so the imputers see it), datetime64: the frame every model of the Lab trains and scores on."""
+    return model_frame(table, list(table.column_names))
 
 
 def encode_target(values: list[Any], task: str, positive: Any) -> tuple[np.ndarray, list[Any]]:

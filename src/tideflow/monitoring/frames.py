@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from tideflow.errors import ProjectError, did_you_mean
+from tideflow.models.frames import text_values
 from tideflow.monitoring.drift import FeatureKind, feature_kind
 
 
@@ -62,8 +63,9 @@ def model_frame(table: pa.Table, columns: list[str]) -> Any:
         elif pa.types.is_date(t) or pa.types.is_timestamp(t):
             data[name] = pd.to_datetime(pd.Series(column.cast(pa.timestamp("us")).to_pylist(), dtype="object"))
         else:
-            data[name] = pd.Series(column.cast(pa.string()).to_pylist(), dtype="object")
+            data[name] = text_values(column.cast(pa.string()).to_pylist())
     return pd.DataFrame(data)
+
 
 
 def fingerprint(table: pa.Table) -> str:

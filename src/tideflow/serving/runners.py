@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from tideflow.errors import ProjectError
+from tideflow.models.frames import text_values
 from tideflow.serving.errors import ModelError
 from tideflow.serving.specs import (
     FunctionEndpoint,
@@ -115,7 +116,7 @@ class PredictionRunner:
             elif dtype is not None and all(v is not None for v in values):
                 columns[name] = np.array(values, dtype=dtype)
             else:
-                columns[name] = np.array(values, dtype=object)
+                columns[name] = text_values(values)
         return pd.DataFrame(columns)
 
     def __call__(self, records: list[Record]) -> list[Record]:
