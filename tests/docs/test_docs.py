@@ -9,7 +9,7 @@ import pytest
 
 from tideflow.project import DatasetSpec, ProjectConfig
 from tideflow.project.yamlfile import loads
-from tideflow.recipes import recipe_adapter
+from tideflow.recipes import RECIPE_TYPES, recipe_adapter
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -23,8 +23,8 @@ RECIPE_BLOCKS = yaml_blocks("recipes.md")
 
 def test_recipe_docs_have_an_example_of_every_kind() -> None:
     kinds = {loads(b)["type"] for b in RECIPE_BLOCKS}
-    assert kinds == {"prepare", "group", "join", "window", "stack", "distinct", "sort", "top_n", "split",
-                     "sample", "pivot", "sql", "python"}
+    assert kinds == set(RECIPE_TYPES)
+    assert {"score", "evaluate"} <= kinds
 
 
 @pytest.mark.parametrize("block", RECIPE_BLOCKS, ids=lambda b: loads(b)["type"])

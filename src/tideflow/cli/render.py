@@ -150,7 +150,8 @@ def explain_panel(planned: PlannedRecipe, project: Project, dialect: str | None 
         parts.append(Text(f"\n-> {output}", style="bold cyan"))
         parts.append(sql_syntax(sql, dialect))
     if not planned.sql:
-        parts.append(Text("\n(no SQL: this recipe runs in memory)", style="dim"))
+        where = "on the Ray cluster" if planned.engine == "ray" else "in memory"
+        parts.append(Text(f"\n(no SQL: this recipe runs {where})", style="dim"))
     title = Text.assemble((planned.recipe, "bold yellow"), (f" [{kind}]", "yellow"))
     return Panel(Group(*parts), title=title, title_align="left", border_style="blue")
 

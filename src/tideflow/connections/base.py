@@ -6,7 +6,7 @@ import os
 import re
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,21 @@ def arrow_logical_type(dtype: pa.DataType) -> ColumnType:
     if pa.types.is_timestamp(dtype):
         return ColumnType.TIMESTAMP
     return ColumnType.STRING
+
+
+_ARROW_TYPES: dict[ColumnType, pa.DataType] = {
+    ColumnType.BOOLEAN: pa.bool_(),
+    ColumnType.INTEGER: pa.int64(),
+    ColumnType.DOUBLE: pa.float64(),
+    ColumnType.STRING: pa.string(),
+    ColumnType.DATE: pa.date32(),
+    ColumnType.TIMESTAMP: pa.timestamp("us"),
+}
+
+
+def arrow_type(logical: ColumnType) -> pa.DataType:
+    """The Arrow type a logical type travels as."""
+    return _ARROW_TYPES[logical]
 
 
 def temp_table_name(target: str) -> str:
@@ -136,6 +151,17 @@ class SqlConnection(ABC):
     @abstractmethod
     def write_arrow(self, table: str, data: pa.Table) -> int:
         """Atomically replace ``table`` with ``data``; return the row count."""
+
+    @abstractmethod
+    def fetch_batches(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The rows of ``sql`` as record batches of at most ``batch_rows`` rows, streamed from the
+        database. Use a connection that runs nothing else until the iterator is exhausted or closed."""
+
+    @abstractmethod
+    def write_batches(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+                      before_swap: BeforeSwap | None = None) -> int:
+        """Atomically replace ``table`` with the rows of ``batches`` (each with ``schema``), written as
+        they come; ``before_swap`` sees the temporary table first. Return the row count."""
 
     @abstractmethod
     def fingerprint(self, table: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,34 @@ class DuckDBSql(SqlConnection):
             self.con.execute(f"CREATE TABLE {self._qualified(temp)} AS SELECT * FROM {_ident(view)}")
         finally:
             self.con.unregister(view)
+        return self._swap({table: temp})[table]
+
+    def fetch_batches(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        reader = self.con.sql(sql).to_arrow_reader(batch_rows)
+        try:
+            yield from reader
+        finally:
+            reader.close()
+
+    def write_batches(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+                      before_swap: BeforeSwap | None = None) -> int:
+        temp = temp_table_name(table)
+        view = f"__tide_arrow_{temp}"
+        self.con.register(view, pa.Table.from_batches([], schema=schema))
+        try:
+            self.con.execute(f"CREATE TABLE {self._qualified(temp)} AS SELECT * FROM {_ident(view)}")
+            self.con.unregister(view)
+            for batch in batches:
+                self.con.register(view, pa.Table.from_batches([batch], schema=schema))
+                self.con.execute(f"INSERT INTO {self._qualified(temp)} SELECT * FROM {_ident(view)}")
+                self.con.unregister(view)
+            if before_swap is not None:
+                before_swap({table: temp})
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.con.unregister(view)
+            self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
+            raise
         return self._swap({table: temp})[table]
 
     def _swap(self, temps: dict[str, str]) -> dict[str, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from tideflow.connections.base import (
     TEMP_PREFIX,
     BeforeSwap,
     SqlConnection,
+    arrow_type,
     logical_type,
     read_env_secret,
     read_secret,
@@ -150,22 +153,50 @@ class PostgresSql(SqlConnection):
         return counts
 
     def write_arrow(self, table: str, data: pa.Table) -> int:
+        return self.write_batches(table, data.schema, data.to_batches(max_chunksize=50_000))
+
+    def fetch_batches(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Through a server-side cursor in a transaction of its own: ``batch_rows`` rows per fetch."""
+        types = self.con.adapters.types
+        with self.con.transaction(), self.con.cursor(name=f"tide_scan_{uuid.uuid4().hex[:12]}") as cur:
+            cur.execute(sql)
+            described = cur.description or []
+            names = [c.name for c in described]
+            targets = []
+            for col in described:
+                info = types.get(col.type_code)
+                targets.append(arrow_type(logical_type(info.name if info else "text")))
+            schema = pa.schema([pa.field(n, t) for n, t in zip(names, targets, strict=True)])
+            while True:
+                rows = cur.fetchmany(batch_rows)
+                if not rows:
+                    return
+                columns = [list(c) for c in zip(*rows, strict=True)]
+                arrays = [_to_arrow(values, t) for values, t in zip(columns, targets, strict=True)]
+                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def write_batches(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+                      before_swap: BeforeSwap | None = None) -> int:
         from tideflow.connections.base import arrow_logical_type
 
         temp = temp_table_name(table)
-        columns = ", ".join(f"{_ident(f.name)} {_PG_TYPES[arrow_logical_type(f.type)]}" for f in data.schema)
+        columns = ", ".join(f"{_ident(f.name)} {_PG_TYPES[arrow_logical_type(f.type)]}" for f in schema)
         self.con.execute(f"CREATE TABLE {self._qualified(temp)} ({columns})")
+        rows = 0
         try:
-            names = ", ".join(_ident(n) for n in data.column_names)
+            names = ", ".join(_ident(n) for n in schema.names)
             with self.con.cursor().copy(f"COPY {self._qualified(temp)} ({names}) FROM STDIN") as copy:
-                for batch in data.to_batches(max_chunksize=50_000):
+                for batch in batches:
                     for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
                         copy.write_row(row)
-        except Exception:
+                    rows += batch.num_rows
+            if before_swap is not None:
+                before_swap({table: temp})
+        except BaseException:
             self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
             raise
         self._swap({table: temp})
-        return data.num_rows
+        return rows
 
     def _swap(self, temps: dict[str, str]) -> None:
         """Swap every temp table in for its target in one transaction."""
@@ -204,3 +235,11 @@ class PostgresSql(SqlConnection):
             self.con.close()
         except Exception as err:  # closing a broken connection must not hide the real error
             raise ConnectionError_(f"connection {self.name!r}: close failed: {type(err).__name__}") from None
+
+
+def _to_arrow(values: list[Any], target: pa.DataType) -> pa.Array:
+    """A column of Python values as ``target`` (NUMERIC arrives as Decimal and becomes a double)."""
+    try:
+        return pa.array(values, type=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array(values).cast(target)

@@ -19,8 +19,9 @@ from tideflow.engines.memory import run_recipe
 from tideflow.engines.sql import SqlInput, compile_recipe, to_sql
 from tideflow.errors import BuildError, TideflowError
 from tideflow.flow.model import BuildEvent, BuildResult, RecipeRun
+from tideflow.flow.model_recipes import run_evaluate, run_score
 from tideflow.flow.planner import Decision, Planner
-from tideflow.recipes import SqlRecipe
+from tideflow.recipes import EvaluateRecipe, ScoreRecipe, SqlRecipe
 
 EventSink = Callable[[BuildEvent], None]
 
@@ -118,12 +119,16 @@ class Builder:
         start = time.perf_counter()
         moved = 0
         try:
-            input_versions = {d: self.planner.version(d) for d in recipe.inputs}
+            input_versions = self.planner.recorded_inputs(name)
             if decision.engine == "sql" and decision.connection is not None:
                 rows = self._run_sql(name, decision.connection)
+            elif isinstance(recipe, ScoreRecipe):
+                rows, moved = run_score(self.planner, self.checks, recipe, decision.engine)
+            elif isinstance(recipe, EvaluateRecipe):
+                rows, moved = run_evaluate(self.planner, self.checks, recipe, input_versions[recipe.inputs[0]])
             else:
                 rows, moved = self._run_memory(name)
-            versions = self.workspace.state.record_success(name, self.project.recipe_fingerprint(name),
+            versions = self.workspace.state.record_success(name, self.planner.fingerprint(name),
                                                            input_versions, rows)
             self.checks.commit(versions)  # record the verified outputs' metrics under their versions
             for out in rows:
@@ -148,12 +153,12 @@ class Builder:
         compiled = self.planner.compiler.compile(recipe, connection)
         statements: dict[str, str] = {}
         outputs: dict[str, str] = {}
-        for out, query in compiled.queries.items():
+        for out in compiled.queries:
             if self.planner.fused(out):
                 continue
             table = self.project.datasets[out].table_name
             sql.drop_stale_temps(table)
-            statements[table] = to_sql(query, sql.dialect)
+            statements[table] = compiled.sql(out, sql.dialect)
             outputs[table] = out
         counts = sql.replace_tables(statements, before_swap=self.checks.sql_hook(sql, outputs))
         return {outputs[t]: n for t, n in counts.items()}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 BuildMode = Literal["smart", "dataset", "forced", "downstream"]
-EngineName = Literal["sql", "memory"]
+EngineName = Literal["sql", "memory", "ray"]
 
 BUILD_MODES: tuple[BuildMode, ...] = ("smart", "dataset", "forced", "downstream")
 

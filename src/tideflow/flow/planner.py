@@ -4,6 +4,11 @@ Engine choice: ``sql`` when the recipe's inputs and outputs share one SQL connec
 readable from DuckDB) and the recipe compiles; ``memory`` otherwise, with the reason. A virtual
 dataset is fused (its recipe becomes a CTE of its readers) when its recipe and every reader in the
 build run as SQL on the same connection; otherwise it is stored like any other dataset.
+
+Model recipes: a ``score`` recipe runs as ``sql`` when its model compiles to SQL and its input and
+output share a SQL connection; otherwise ``memory`` or ``ray`` (``model_recipes.batch_engine``).
+``evaluate`` runs in memory. Their fingerprint includes the resolved model version, so activating
+another version makes them outdated.
 """
 
 from __future__ import annotations
@@ -13,10 +18,21 @@ from dataclasses import dataclass, field
 
 from tideflow.errors import ProjectError, UnsupportedPushdown, did_you_mean
 from tideflow.flow.model import BuildMode, PlannedRecipe
+from tideflow.flow.model_recipes import Machine, batch_engine, cluster_address, cluster_cpus
+from tideflow.flow.scoring import ScoringModel, resolve_model
 from tideflow.flow.sqlgen import RecipeCompiler
 from tideflow.flow.workspace import Workspace
 from tideflow.project import SQL_CONNECTION_TYPES, Project
-from tideflow.recipes import PythonRecipe, RecipeBase, Schema, SqlRecipe
+from tideflow.recipes import EvaluateRecipe, PythonRecipe, RecipeBase, Schema, ScoreRecipe, SqlRecipe
+
+#: The key under which the state store records the model version a model recipe was built with.
+MODEL_KEY = "@model"
+
+
+# Tree ensembles above this many decision nodes score faster streamed through the compiled scorer
+# than as SQL CASE expressions (bench/scoring.py, DuckDB, 1M rows: logistic SQL 6.9x faster than pull,
+# score and write back; LightGBM of 200 trees (thousands of nodes) 0.44x; a 100-tree depth-10 forest 0.17x).
+MAX_SQL_SPLITS = 1_000
 
 
 @dataclass
@@ -36,9 +52,42 @@ class Planner:
     _schemas: dict[str, Schema | None] = field(default_factory=dict)
     _versions: dict[str, str] = field(default_factory=dict)
     _deciding: set[str] = field(default_factory=set)
+    _models: dict[str, ScoringModel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.compiler = RecipeCompiler(self.project, self.workspace, fused=self.fused, schema_of=self.schema_of)
+        self.compiler = RecipeCompiler(self.project, self.workspace, fused=self.fused, schema_of=self.schema_of,
+                                       model_of=self.scoring_model)
+
+    # ------------------------------------------------------------------ models
+
+    def scoring_model(self, recipe: RecipeBase) -> ScoringModel:
+        """The saved model a score/evaluate recipe uses (its pinned version, else the active one), resolved
+        once per plan; a missing model is a ProjectError naming the recipe file and the ``model`` key."""
+        if not isinstance(recipe, ScoreRecipe | EvaluateRecipe):
+            raise TypeError(f"recipe {recipe.name!r} uses no model")
+        if recipe.name not in self._models:
+            self._models[recipe.name] = resolve_model(
+                self.project.state_dir, recipe.model, recipe.version, recipe=recipe.name,
+                where=self.project.files.get(recipe.name, f"recipe {recipe.name!r}"),
+                line_of=lambda key: self.project.key_line(recipe.name, key))
+        return self._models[recipe.name]
+
+    def fingerprint(self, name: str) -> str:
+        """The recipe's fingerprint; for a model recipe it includes the resolved model version."""
+        base = self.project.recipe_fingerprint(name)
+        recipe = self.project.recipes[name]
+        if not isinstance(recipe, ScoreRecipe | EvaluateRecipe):
+            return base
+        token = self.scoring_model(recipe).token
+        return hashlib.sha256(f"{base}\0{token}".encode()).hexdigest()[:16]
+
+    def recorded_inputs(self, name: str) -> dict[str, str]:
+        """What the state store records as the recipe's inputs: dataset versions, and the model version."""
+        recipe = self.project.recipes[name]
+        versions = {d: self.version(d) for d in recipe.inputs}
+        if isinstance(recipe, ScoreRecipe | EvaluateRecipe):
+            versions[MODEL_KEY] = self.scoring_model(recipe).label
+        return versions
 
     # ------------------------------------------------------------------ selection
 
@@ -92,7 +141,7 @@ class Planner:
             value = "source:" + self.workspace.source_fingerprint(dataset)
         elif self.project.datasets[dataset].virtual:
             recipe = self.project.recipes[producer]
-            parts = [self.project.recipe_fingerprint(producer)] + [self.version(d) for d in recipe.inputs]
+            parts = [self.fingerprint(producer)] + [self.version(d) for d in recipe.inputs]
             value = "virtual:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
         else:
             value = self.workspace.state.dataset_version(dataset) or "never-built"
@@ -115,7 +164,11 @@ class Planner:
         state = self.workspace.state.recipe(name)
         if state is None:
             return "never built"
-        if state.fingerprint != self.project.recipe_fingerprint(name):
+        if isinstance(recipe, ScoreRecipe | EvaluateRecipe):
+            used, now = state.input_versions.get(MODEL_KEY), self.scoring_model(recipe).label
+            if used is not None and used != now:
+                return f"the model changed: {used} -> {now}"
+        if state.fingerprint != self.fingerprint(name):
             return "the recipe changed"
         for out in stored_outputs:
             if not self.workspace.exists(out):
@@ -162,6 +215,12 @@ class Planner:
         conn = self.output_connection(recipe)
         if isinstance(recipe, PythonRecipe):
             return Decision("memory", "python recipes run in memory", conn)
+        if isinstance(recipe, EvaluateRecipe):
+            model = self.scoring_model(recipe)
+            return Decision("memory", f"evaluate recipes score the labelled rows with model {model.label} and "
+                                      "compute the metrics with scikit-learn, in memory", conn)
+        if isinstance(recipe, ScoreRecipe):
+            return self._decide_score(recipe, forced, conn)
         if forced == "memory":
             return Decision("memory", "memory engine forced", conn)
         blocker = self._sql_blocker(recipe, conn)
@@ -183,6 +242,42 @@ class Planner:
         kind = self.project.config.connections[conn].type
         reason = f"inputs and outputs are on {kind} connection {conn!r}; the recipe compiles to {kind} SQL"
         return Decision("sql", ("sql engine forced: " if forced == "sql" else "") + reason, conn)
+
+    def _decide_score(self, recipe: ScoreRecipe, forced: str | None, conn: str | None) -> Decision:
+        model = self.scoring_model(recipe)
+        if forced in ("memory", "ray"):
+            return Decision(forced, f"{forced} engine forced", conn)
+        blocker = model.sql_blocker()
+        if blocker is None and forced != "sql":
+            splits = model.model_sql().splits
+            if splits > MAX_SQL_SPLITS:
+                blocker = (f"model {model.label} compiles to SQL, but its trees have {splits:,} decision nodes: above "
+                           f"{MAX_SQL_SPLITS:,} a database evaluates the nested CASE expressions slower than the "
+                           f"compiled scorer scores streamed rows (bench/scoring.py); force engine: sql to score "
+                           f"in the database anyway")
+        if blocker is None:
+            blocker = self._sql_blocker(recipe, conn)
+        if blocker is None and conn is not None:
+            try:
+                self.compiler.compile(recipe, conn)
+            except UnsupportedPushdown as err:
+                blocker = f"not expressible in SQL: {err}"
+            except ProjectError as err:
+                if "does not exist yet" not in str(err):
+                    raise
+        if blocker is None and conn is not None:
+            kind = self.project.config.connections[conn].type
+            reason = (f"input and output are on {kind} connection {conn!r} and model {model.label} compiles to "
+                      f"{kind} SQL: it scores inside the database, no rows pass through Python")
+            return Decision("sql", ("sql engine forced: " if forced == "sql" else "") + reason, conn)
+        if forced == "sql":
+            raise ProjectError(f"recipe {recipe.name!r}: the sql engine was forced but {blocker}",
+                               file=self.project.files.get(recipe.name), key_path="engine")
+        compute = self.project.config.compute
+        inp = recipe.inputs[0]
+        engine, why = batch_engine(cluster_address(compute), cluster_cpus(compute), Machine.here(),
+                                   lambda: self.workspace.estimated_bytes(inp))
+        return Decision(engine, f"{blocker}; {why}", conn)
 
     def _sql_blocker(self, recipe: RecipeBase, conn: str | None) -> str | None:
         if conn is None:

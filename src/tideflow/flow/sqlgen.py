@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from tideflow.engines.sql import SqlInput, compile_recipe, discover_pivot_values_query, output_schema, to_sql
 from tideflow.errors import ProjectError, TideflowError, UnsupportedPushdown
+from tideflow.flow.scoring import EVALUATE_SCHEMA, deep_recursion
 from tideflow.flow.workspace import Workspace
 from tideflow.project import Project
-from tideflow.recipes import PivotRecipe, PythonRecipe, RecipeBase, Schema
+from tideflow.recipes import EvaluateRecipe, PivotRecipe, PythonRecipe, RecipeBase, Schema, ScoreRecipe
+
+if TYPE_CHECKING:
+    from tideflow.flow.scoring import ScoringModel
 
 VIRTUAL_PREFIX = "__tide_virtual_"
 
@@ -25,7 +30,8 @@ class CompiledRecipe:
     bare: dict[str, exp.Query] = field(default_factory=dict)  # the queries before the CTEs were attached
 
     def sql(self, output: str, dialect: str) -> str:
-        return to_sql(self.queries[output], dialect)
+        with deep_recursion():  # a scored model nests deeply
+            return to_sql(self.queries[output], dialect)
 
 
 def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Query:
@@ -52,11 +58,13 @@ class RecipeCompiler:
     """
 
     def __init__(self, project: Project, workspace: Workspace, *, fused: Callable[[str], bool],
-                 schema_of: Callable[[str], Schema | None]) -> None:
+                 schema_of: Callable[[str], Schema | None],
+                 model_of: Callable[[RecipeBase], ScoringModel] | None = None) -> None:
         self.project = project
         self.workspace = workspace
         self.fused = fused
         self.schema_of = schema_of
+        self.model_of = model_of
 
     def where(self, recipe: RecipeBase) -> str:
         return self.project.files.get(recipe.name, f"recipe {recipe.name!r}")
@@ -66,6 +74,8 @@ class RecipeCompiler:
         raise UnsupportedPushdown when SQL cannot do it."""
         if isinstance(recipe, PythonRecipe):
             raise UnsupportedPushdown("python", "python recipes run in memory")
+        if isinstance(recipe, EvaluateRecipe):
+            raise UnsupportedPushdown("evaluate", "evaluate recipes compute their metrics in memory")
         dialect = dialect or self.workspace.sql(connection).dialect
         inputs: dict[str, SqlInput] = {}
         ctes: list[tuple[str, exp.Query]] = []
@@ -95,11 +105,27 @@ class RecipeCompiler:
             if schema is None:
                 raise ProjectError(f"input {name!r} of recipe {recipe.name!r} does not exist yet: build it first")
             inputs[name] = SqlInput(relation=relation, schema=schema)
+        if isinstance(recipe, ScoreRecipe):
+            queries: dict[str, exp.Query] = {recipe.outputs[0]: self.score_query(recipe, inputs, dialect)}
+            return CompiledRecipe(queries={k: attach_ctes(q, ctes) for k, q in queries.items()}, ctes=ctes,
+                                  bare=dict(queries))
         pivot_values = self.pivot_values(recipe, inputs, connection)
         queries = compile_recipe(recipe, inputs,  # type: ignore[arg-type]
                                   dialect, pivot_values=pivot_values, where=self.where(recipe))
         return CompiledRecipe(queries={k: attach_ctes(q, ctes) for k, q in queries.items()}, ctes=ctes,
                               bare=dict(queries))
+
+    def score_query(self, recipe: ScoreRecipe, inputs: dict[str, SqlInput], dialect: str) -> exp.Query:
+        """The input's rows plus the model's outputs, computed by the database."""
+        if self.model_of is None:
+            raise UnsupportedPushdown(f"score recipe {recipe.name!r}", "no model registry to compile from")
+        model = self.model_of(recipe)
+        source = inputs[recipe.inputs[0]]
+        columns = list(source.schema)
+        where = self.where(recipe)
+        model.check_columns(columns, where=where, recipe=recipe.name, dataset=recipe.inputs[0])
+        model.check_outputs(columns, recipe.prefix, where=where, recipe=recipe.name, dataset=recipe.inputs[0])
+        return model.score_query(source.relation, source.schema, recipe.prefix, dialect)
 
     def pivot_values(self, recipe: RecipeBase, inputs: dict[str, SqlInput], connection: str) -> list[object] | None:
         """Discover pivot values in the database (distinct values, sorted, bounded)."""
@@ -126,6 +152,17 @@ class RecipeCompiler:
         """Output schemas without running anything, or None when they cannot be known yet."""
         if isinstance(recipe, PythonRecipe):
             return None
+        if isinstance(recipe, EvaluateRecipe):
+            return {recipe.outputs[0]: dict(EVALUATE_SCHEMA)}
+        if isinstance(recipe, ScoreRecipe):
+            source = self.schema_of(recipe.inputs[0])
+            if source is None or self.model_of is None:
+                return None
+            try:
+                added = self.model_of(recipe).outputs(recipe.prefix)
+            except TideflowError:
+                return None
+            return {recipe.outputs[0]: {**source, **dict(added)}}
         schemas: dict[str, SqlInput] = {}
         for name in recipe.inputs:
             schema = self.schema_of(name)

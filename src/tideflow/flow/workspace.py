@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Generator, Iterable
 
 import pyarrow as pa
 from sqlglot import exp
 
 from tideflow.connections import DuckDBDatabase, FileStore, PostgresDatabase, SqlConnection
+from tideflow.connections.base import BeforeSwap
 from tideflow.errors import ConnectionError_, ProjectError
 from tideflow.flow.state import StateStore
 from tideflow.project import DatasetSpec, Project
 from tideflow.recipes import Schema
+
+# How big a table is, per dialect: DuckDB estimates rows x columns x 8 bytes; PostgreSQL knows its pages.
+_SIZE_QUERIES = {
+    "duckdb": ("SELECT estimated_size * column_count * 8 FROM duckdb_tables() "
+               "WHERE schema_name = ? AND table_name = ?", "schema_table"),
+    "postgres": ("SELECT pg_total_relation_size(%s::regclass)", "name"),
+}
 
 
 class Workspace:
@@ -111,6 +120,48 @@ class Workspace:
         if self.is_files(dataset):
             return self.files(conn).write_arrow(spec, data)
         return self.sql(conn).write_arrow(spec.table_name, data)
+
+    def read_batches(self, dataset: str, batch_rows: int) -> Generator[pa.RecordBatch, None, None]:
+        """The rows of ``dataset`` in record batches, streamed from its database on a connection of
+        their own (so that this thread's connection can write meanwhile). A files dataset is read whole."""
+        spec = self.dataset_spec(dataset)
+        conn = self.project.connection_of(dataset)
+        if self.is_files(dataset):
+            yield from self.files(conn).read_arrow(spec).to_batches(max_chunksize=batch_rows)
+            return
+        if self.sql(conn).table_schema(spec.table_name) is None:
+            raise ProjectError(f"dataset {dataset!r} has not been built yet: run 'tide flow build {dataset}'")
+        reader = self._database(conn).connect()
+        try:
+            query = exp.select("*").from_(reader.table_ref(spec.table_name))
+            yield from reader.fetch_batches(query.sql(reader.dialect), batch_rows)
+        finally:
+            with contextlib.suppress(ConnectionError_):
+                reader.close()
+
+    def write_batches(self, dataset: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
+                      before_swap: BeforeSwap | None = None) -> int:
+        """Atomically replace a SQL dataset with ``batches``, written as they come."""
+        spec = self.dataset_spec(dataset)
+        return self.sql(self.project.connection_of(dataset)).write_batches(spec.table_name, schema, batches,
+                                                                           before_swap)
+
+    def estimated_bytes(self, dataset: str) -> int | None:
+        """A rough size of ``dataset`` (its files, or the table's storage), or None when unknown."""
+        spec = self.dataset_spec(dataset)
+        conn = self.project.connection_of(dataset)
+        if self.is_files(dataset):
+            path = self.files(conn).path_of(spec)
+            files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+            return sum(f.stat().st_size for f in files) if files else None
+        sql = self.sql(conn)
+        if sql.table_schema(spec.table_name) is None:
+            return None
+        name = sql.table_ref(spec.table_name).sql(sql.dialect)
+        query, params = _SIZE_QUERIES[sql.dialect]
+        found = sql.fetch_arrow(query, (name,) if params == "name" else (getattr(sql, "schema", ""), spec.table_name))
+        value = found.column(0)[0].as_py() if found.num_rows else None
+        return int(value) if value is not None else None
 
     def source_fingerprint(self, dataset: str) -> str:
         spec = self.dataset_spec(dataset)

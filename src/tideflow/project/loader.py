@@ -35,6 +35,8 @@ class Project:
     graph: FlowGraph
     files: dict[str, str] = field(default_factory=dict)
     code: dict[str, str] = field(default_factory=dict)
+    # recipe name -> {key path: line} of its file, to locate errors found after loading
+    lines: dict[str, dict[tuple[str | int, ...], int]] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -54,6 +56,10 @@ class Project:
 
     def connection_of(self, dataset: str) -> str:
         return self.dataset(dataset).connection or self.config.defaults.connection
+
+    def key_line(self, recipe: str, *key_path: str | int) -> int | None:
+        """The line of ``key_path`` in ``recipe``'s file, when known."""
+        return self.lines.get(recipe, {}).get(tuple(key_path))
 
     def recipe_fingerprint(self, name: str) -> str:
         """A hash of the recipe's spec and code: it changes when the recipe must be rebuilt."""
@@ -91,6 +97,7 @@ def load_project(root: str | Path) -> Project:
 
     recipes: dict[str, RecipeBase] = {}
     code: dict[str, str] = {}
+    recipe_lines: dict[str, dict[tuple[str | int, ...], int]] = {}
     recipe_files: dict[str, str] = {}
     for path in sorted((root / "recipes").glob("*.y*ml")):
         shown = f"recipes/{path.name}"
@@ -112,6 +119,7 @@ def load_project(root: str | Path) -> Project:
                 recipe = recipe.model_copy(update={"sql": code_text})  # the loader reads the file in
         recipes[recipe.name] = recipe
         recipe_files[recipe.name] = shown
+        recipe_lines[recipe.name] = lines
 
     graph = build_graph(recipes, recipe_files)
     # Outputs without a dataset file live on the default connection under their own name.
@@ -132,18 +140,20 @@ def load_project(root: str | Path) -> Project:
                                file=files.get(name), key_path="virtual")
     files.update(recipe_files)
     return Project(root=root, config=config, datasets=datasets, recipes=recipes, graph=graph, files=files,
-                   code=code)
+                   code=code, lines=recipe_lines)
 
 
 def _probe(data: dict[str, object]) -> RecipeBase:
     """The recipe class for ``data['type']`` (for error suggestions); RecipeBase if the type is wrong."""
     from tideflow.recipes import (
         DistinctRecipe,
+        EvaluateRecipe,
         GroupRecipe,
         JoinRecipe,
         PivotRecipe,
         PrepareRecipe,
         SampleRecipe,
+        ScoreRecipe,
         SortRecipe,
         SplitRecipe,
         StackRecipe,
@@ -155,7 +165,7 @@ def _probe(data: dict[str, object]) -> RecipeBase:
         "prepare": PrepareRecipe, "group": GroupRecipe, "join": JoinRecipe, "window": WindowRecipe,
         "stack": StackRecipe, "distinct": DistinctRecipe, "sort": SortRecipe, "top_n": TopNRecipe,
         "split": SplitRecipe, "sample": SampleRecipe, "pivot": PivotRecipe, "sql": SqlRecipe,
-        "python": PythonRecipe,
+        "python": PythonRecipe, "score": ScoreRecipe, "evaluate": EvaluateRecipe,
     }
     cls = classes.get(str(data.get("type")), RecipeBase)
     return cls.model_construct()

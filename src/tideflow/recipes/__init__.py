@@ -8,6 +8,7 @@ from pydantic import Field, TypeAdapter
 
 from tideflow.recipes.base import RecipeBase, Strict
 from tideflow.recipes.code import PythonRecipe, SqlRecipe
+from tideflow.recipes.scoring import MODEL_TYPES, EvaluateRecipe, ScoreRecipe
 from tideflow.recipes.types import ColumnType, Schema, common_type
 from tideflow.recipes.visual import (
     STEP_OPS,
@@ -60,13 +61,15 @@ from tideflow.recipes.visual import (
 
 RecipeSpec = Annotated[
     PrepareRecipe | GroupRecipe | JoinRecipe | WindowRecipe | StackRecipe | DistinctRecipe | SortRecipe
-    | TopNRecipe | SplitRecipe | SampleRecipe | PivotRecipe | SqlRecipe | PythonRecipe,
+    | TopNRecipe | SplitRecipe | SampleRecipe | PivotRecipe | SqlRecipe | PythonRecipe | ScoreRecipe
+    | EvaluateRecipe,
     Field(discriminator="type"),
 ]
-RECIPE_TYPES = (*VISUAL_TYPES, "sql", "python")
+RECIPE_TYPES = (*VISUAL_TYPES, "sql", "python", *MODEL_TYPES)
 recipe_adapter: TypeAdapter[RecipeSpec] = TypeAdapter(RecipeSpec)
 
 __all__ = [
+    "MODEL_TYPES",
     "RECIPE_TYPES",
     "STEP_OPS",
     "VISUAL_TYPES",
@@ -80,6 +83,7 @@ __all__ = [
     "DatePartStep",
     "DistinctRecipe",
     "DropStep",
+    "EvaluateRecipe",
     "FillEmptyStep",
     "FilterStep",
     "FlagStep",
@@ -109,6 +113,7 @@ __all__ = [
     "Rule",
     "SampleRecipe",
     "Schema",
+    "ScoreRecipe",
     "SortRecipe",
     "SplitColumnStep",
     "SplitRecipe",

@@ -137,6 +137,14 @@ class ModelSQL:
     over_margins: dict[str, exp.Expression] = field(default_factory=dict)
     _cache: dict[str, dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def splits(self) -> int:
+        """Decision nodes of the model's trees (0 for a linear model): what its SQL costs per row."""
+        model = self.plan.model
+        if not isinstance(model, TreesPlan):
+            return 0
+        return int(sum(int((tree.feature >= 0).sum()) for tree in model.trees))
+
     def sql(self, dialect: str) -> dict[str, str]:
         """Each output's SQL text for ``dialect`` (``duckdb`` or ``postgres``); cached."""
         _check_dialect(dialect)
