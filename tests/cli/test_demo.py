@@ -129,6 +129,12 @@ def test_demo_runs_and_is_rerunnable(tmp_path: Path, runner: CliRunner) -> None:
     assert again.exit_code == 0, again.output
     assert "Source data is current" in again.stdout
     assert "saved model" in result.stdout and "card_fraud v1 (active)" in result.stdout, result.stdout
+    served = result.stdout.split("The API node: card_fraud", 1)[1]
+    for protocol in ("native JSON", "Open Inference v2", "MLflow /invocations", "lookup by key"):
+        line = next(x for x in served.splitlines() if protocol in x)
+        assert "│    200 │" in line, served
+    assert "│    422 │" in next(x for x in served.splitlines() if "a bad request" in x), served
+    assert "│    401 │" in next(x for x in served.splitlines() if "no API key" in x), served
 
     head = runner.invoke(app, ["dataset", "head", "merchant_risk", "-n", "3", "-p", str(target)])
     assert head.exit_code == 0, head.output

@@ -30,7 +30,7 @@ DEMO_NAME = "payments-demo"
 EXPLAINED_RECIPE = "card_features"
 # Folders of the project that hold only the demo's own files: files the package no longer ships
 # (recipes of an older demo) are removed, or they would stay in the Flow.
-OWNED_FOLDERS = ("datasets", "recipes")
+OWNED_FOLDERS = ("datasets", "recipes", "api")
 MARKER = "demo.json"
 
 
@@ -107,7 +107,8 @@ def ensure_data(directory: Path, rows: int, seed: int, console: Console) -> bool
 
 
 @guarded
-def run_demo(directory: Path, rows: int, seed: int, engine: str | None, lab: bool = True) -> None:
+def run_demo(directory: Path, rows: int, seed: int, engine: str | None, lab: bool = True,
+             serve: bool = True) -> None:
     console = out()
     write_project(directory)
     from tideflow.flow import explain_recipe
@@ -132,8 +133,15 @@ def run_demo(directory: Path, rows: int, seed: int, engine: str | None, lab: boo
         from tideflow.cli.demo_lab import train_demo
 
         train_demo(load_project(directory), console)
-    console.print(Text.assemble(("Next: ", "bold"), f"tide dataset head merchant_risk --project {directory}"),
-                  soft_wrap=True)
+        if serve:
+            from tideflow.cli.demo_serve import serve_demo
+
+            serve_demo(load_project(directory), console)
+    console.print(Rule("Next"))
+    for command in (f"tide dataset head merchant_risk --project {directory}",
+                    f"tide models show card_fraud --project {directory}",
+                    f"tide api serve card_fraud --project {directory}"):
+        console.print(Text(command), soft_wrap=True)
 
 
 def demo(
@@ -143,8 +151,9 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator.")] = 7,
     engine: Annotated[str | None, typer.Option("--engine", help="Force one engine (sql or memory).")] = None,
     lab: Annotated[bool, typer.Option("--lab/--no-lab", help="Train the demo fraud model after the build.")] = True,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the trained model and query it.")] = True,
 ) -> None:
     """Generate the card-payments demo into DIR, build it, show the Flow, one explain and the timings, train."""
     if engine not in (None, "sql", "memory"):
         raise typer.BadParameter(f"expected sql or memory, got {engine!r}", param_hint="--engine")
-    run_demo(directory, rows, seed, engine, lab)
+    run_demo(directory, rows, seed, engine, lab, serve)

@@ -123,8 +123,6 @@ def train_demo(project: Project, console: Console) -> None:
     with Registry(project.state_dir) as registry:
         saved = registry.get(spec.name, result.version.version)
     console.print(saved_table(saved, result, seconds))
-    console.print(Text.assemble(("Next: ", "bold"), f"tide models show {spec.name} --project {project.root}"),
-                  soft_wrap=True)
 
 
 __all__ = ["DEMO_MODEL", "missing_label", "saved_table", "train_demo"]
