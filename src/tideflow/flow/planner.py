@@ -31,8 +31,9 @@ MODEL_KEY = "@model"
 
 # Tree ensembles above this many decision nodes score faster streamed through the compiled scorer
 # than as SQL CASE expressions (bench/scoring.py, DuckDB, 1M rows: logistic SQL 6.9x faster than pull,
-# score and write back; LightGBM of 200 trees (thousands of nodes) 0.44x; a 100-tree depth-10 forest 0.17x).
-MAX_SQL_SPLITS = 1_000
+# score and write back; a 40-tree LightGBM of 280 nodes about even, 1.15x at 100k rows; 200 trees (6,000
+# nodes) 0.44x; a 100-tree depth-10 forest 0.17x).
+MAX_SQL_SPLITS = 300
 
 
 @dataclass
