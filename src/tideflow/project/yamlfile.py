@@ -112,12 +112,32 @@ def _model_args(annotation: object) -> list[type[BaseModel]]:
     return found
 
 
-def _describe(error: dict[str, Any], vocabulary: set[str]) -> str:
+def _fields_at(model: type[BaseModel], path: tuple[Any, ...]) -> set[str]:
+    """Field names (and aliases) of the model(s) at ``path`` under ``model`` (empty when it cannot be followed)."""
+    current = [model]
+    for key in path:
+        if isinstance(key, int):
+            continue
+        following: list[type[BaseModel]] = []
+        for m in current:
+            for name, field in m.model_fields.items():
+                if key in (name, field.alias):
+                    following += _model_args(field.annotation)
+        if not following:
+            return set()
+        current = following
+    return {field.alias or name for m in current for name, field in m.model_fields.items()}
+
+
+def _describe(error: dict[str, Any], vocabulary: set[str], model: type[BaseModel] | None = None) -> str:
     kind = error["type"]
     loc = error["loc"]
     got = error.get("input")
     if kind == "extra_forbidden":
-        return f"unknown key {loc[-1]!r}{did_you_mean(str(loc[-1]), vocabulary)}"
+        # the keys allowed where the typo is come first; then any key of the file (a key at the wrong level)
+        here = _fields_at(model, _strip_union_tags(tuple(loc))[:-1]) if model is not None else set()
+        hint = did_you_mean(str(loc[-1]), here) or did_you_mean(str(loc[-1]), vocabulary)
+        return f"unknown key {loc[-1]!r}{hint}"
     if kind == "missing":
         return f"missing required key {loc[-1]!r}"
     if kind in ("union_tag_invalid", "literal_error"):
@@ -134,6 +154,8 @@ def _describe(error: dict[str, Any], vocabulary: set[str]) -> str:
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
+        if ", got " in message:  # our validators say what they expected and what came already
+            return message
     shown_got = got if not isinstance(got, dict | list) else type(got).__name__
     return f"{message} (got {shown_got!r})"
 
@@ -179,7 +201,7 @@ def validate(
             line = _line_of(loc, lines)
             text = f"{format_path(loc) or '(top level)'}"
             text += f" (line {line})" if line else ""
-            problems.append(f"{text}: {_describe(error, vocabulary)}")  # type: ignore[arg-type]
+            problems.append(f"{text}: {_describe(error, vocabulary, vocabulary_of)}")  # type: ignore[arg-type]
             if i == 0:
                 first_path = loc
         first_line = _line_of(first_path, lines)
