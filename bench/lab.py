@@ -602,10 +602,10 @@ def why_lines(random: SearchResult, bayes: SearchResult) -> list[str]:
     rung_counts = [sum(1 for t in bayes.trials if t.rung >= r) for r in range(bayes.top_rung + 1)]
     return [f"Why the whole run costs {bayes.trial_seconds / random.trial_seconds:.0%} of the baseline: trials per "
             f"rung {' -> '.join(map(str, rung_counts))} (plain successive halving would keep about 1/3 at each step). "
-            "TPE steers toward the costly corner of the space (many trees, many leaves score best on this data), "
-            "so later brackets are better than the early ones and ASHA's rule - promote what is in the top 1/3 of "
-            "every score recorded at the rung so far - promotes most of them; a promoted trial is retrained from "
-            "scratch at each rung (1/9 + 1/3 + 1 of its cost). A trial count is not a cost budget for this search.",
+            "Each bracket promotes at most a third of its trials, but TPE steers toward the costly corner of the "
+            "space (many trees, many leaves score best on this data), so a full-resource trial of the guided "
+            "search costs more than an average random one, and a promoted trial is retrained from scratch at each "
+            "rung (1/9 + 1/3 + 1 of its cost). A trial count is not a cost budget for this search.",
             ""]
 
 
