@@ -116,3 +116,12 @@ def test_a_project_without_saved_models_bundles(tmp_path: Path) -> None:
     root = S.write_shop(tmp_path / "plain", with_models=False)
     info = create_bundle(load_project(root), "v1")
     assert info.manifest.models == [] and not (info.path / "saved_models").exists()
+
+
+def test_a_score_recipe_pinning_a_version_brings_it_into_the_bundle(shop: Path) -> None:
+    (shop / "recipes" / "scored.yaml").write_text(
+        "type: score\ninputs: orders\noutputs: scored_orders\nmodel: fraud\nversion: 3\n", encoding="utf-8")
+    info = create_bundle(load_project(shop), "v2")
+    models = {(m["name"], m["version"], m["active"]) for m in info.manifest.models}
+    assert ("fraud", 3, False) in models and ("fraud", 2, True) in models
+    assert "saved_models/fraud/3/pipeline.joblib" in {f.path for f in info.manifest.files}

@@ -65,6 +65,14 @@ def parse_located(tmp_path: Path, text: str) -> object:
      r"unknown time zone 'Mars/Olympus'"),
     ("triggers:\n  - {type: after_scenario, scenario: s}\nsteps:\n  - type: build\n",
      r"a scenario cannot trigger itself"),
+    ("steps:\n  - type: build\n    when: {metric: record_count, op: '>', value: 1}\n",
+     r"steps\[0\].when.*give 'dataset' or 'model' in 'metric'"),
+    ("steps:\n  - type: build\n    when: {metric: {model: fraud, metric: psi}, op: '>', value: 1}\n",
+     r"steps\[0\].when.metric.*drift metric 'psi' needs 'column'"),
+    ("steps:\n  - type: build\n    when: {metric: {model: fraud, metric: alarm}, op: '=>', value: 1}\n",
+     r"steps\[0\].when.op.*got '=>'"),
+    ("steps:\n  - type: build\n    when: {metric: {model: fraud, metric: alarm}, op: '>', valeu: 1}\n",
+     r"steps\[0\].when.valeu \(line 3\): unknown key 'valeu': did you mean 'value'\?"),
 ])
 def test_spec_errors_are_located_and_suggest_names(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ProjectError, match=message):
@@ -107,6 +115,9 @@ def project(tmp_path: Path) -> Path:
      r"unknown scenario 'nightyl': did you mean 'nightly'\?"),
     ("steps:\n  - {type: train, model: frud}\n", r"unknown model 'frud': did you mean 'fraud'\?"),
     ("steps:\n  - {type: refresh_api, service: fraud}\n", r"unknown API service 'fraud'"),
+    ("steps:\n  - {type: score, recipe: clean}\n", r"steps\[0\].recipe: unknown recipe 'clean'"),
+    ("steps:\n  - type: train\n    model: fraud\n    when: {metric: {dataset: ordres, metric: record_count}, "
+     "op: '<', value: 1}\n", r"steps\[0\].when.metric.dataset: unknown dataset 'ordres': did you mean 'orders'\?"),
     ("steps:\n  - {type: run_python, file: scripts/nope.py}\n", r"steps\[0\].file: file scripts/nope.py not found"),
     ("steps:\n  - {type: run_python, file: ../outside.py}\n", r"expected a file inside the project"),
 ])

@@ -237,9 +237,15 @@ def used_models(project: Project) -> dict[str, set[int | None]]:
     """Saved models the project uses -> versions (None: the active one).
 
     ``models/<name>.yaml`` (the Lab) and ``model:`` keys of ``scenarios/`` use the active version;
-    prediction endpoints of ``api/`` use theirs (pinned, A/B versions, or the active one).
+    ``score`` and ``evaluate`` recipes their pinned ``version`` or the active one; prediction
+    endpoints of ``api/`` use theirs (pinned, A/B versions, or the active one).
     """
+    from tideflow.recipes import EvaluateRecipe, ScoreRecipe
+
     used: dict[str, set[int | None]] = {}
+    for recipe in project.recipes.values():
+        if isinstance(recipe, ScoreRecipe | EvaluateRecipe):
+            used.setdefault(recipe.model, set()).add(recipe.version)
     for path in sorted((project.root / "models").glob("*.y*ml")):
         used.setdefault(path.stem, set()).add(None)
     for path in sorted((project.root / "scenarios").rglob("*.y*ml")):

@@ -132,10 +132,10 @@ def active_id(node_dir: Path) -> str | None:
     return Path(os.readlink(link)).name
 
 
-def _switch(node_dir: Path, deployment_id: str) -> None:
-    """Point ``active`` at ``bundles/<id>`` atomically (a new symlink renamed over the old one)."""
+def _switch(node_dir: Path, deployment_id: str, folder: str = BUNDLES) -> None:
+    """Point ``active`` at ``<folder>/<id>`` atomically (a new symlink renamed over the old one)."""
     tmp = node_dir / f".{ACTIVE}.tmp-{uuid.uuid4().hex[:8]}"
-    os.symlink(f"{BUNDLES}/{deployment_id}", tmp)
+    os.symlink(f"{folder}/{deployment_id}", tmp)
     try:
         os.replace(tmp, node_dir / ACTIVE)
     except BaseException:
@@ -214,14 +214,14 @@ def _stage_bundle(bundle: Path, target: Path) -> Manifest:
         raise DeployRefused(f"deploy refused: {err}") from None
 
 
-def _materialize(manifest: Manifest, staging: Path, node_dir: Path,
-                 remap: dict[str, str]) -> dict[str, ResolvedConnection]:
-    """Write ``staging/project`` (runnable on this node) and check every connection opens."""
-    source = staging / "bundle" / PROJECT_PART
-    project_dir = staging / PROJECT_PART
+def materialize_project(source: Path, project_dir: Path, node_dir: Path,
+                        remap: dict[str, str]) -> dict[str, ResolvedConnection]:
+    """Copy a packaged project to ``project_dir`` with its connections resolved on this node (``remap``
+    applied to the project file and every reference), its state folder made, and the node's secrets
+    linked in (linked, so no secret value is ever copied into a release)."""
     shutil.copytree(source, project_dir)
-    bundle_project = load_project(source)  # validates the bundle's own specs first
-    resolved = resolve_connections(dict(bundle_project.config.connections), remap, node_dir)
+    packaged = load_project(source)  # validates the package's own specs first
+    resolved = resolve_connections(dict(packaged.config.connections), remap, node_dir)
     config_text = (source / PROJECT_FILE).read_text(encoding="utf-8")
     (project_dir / PROJECT_FILE).write_text(materialized_config(config_text, resolved, remap), encoding="utf-8")
     for path in sorted(project_dir.rglob("*.y*ml")):
@@ -231,8 +231,18 @@ def _materialize(manifest: Manifest, staging: Path, node_dir: Path,
     state = project_dir / ".tide"
     state.mkdir()
     secrets = node_dir / NODE_SECRETS
-    if secrets.is_file():  # linked, so no secret value is ever copied into a bundle directory
+    if secrets.is_file():
         os.symlink(os.path.relpath(secrets, state), state / "secrets.yaml")
+    return resolved
+
+
+def _materialize(manifest: Manifest, staging: Path, node_dir: Path,
+                 remap: dict[str, str]) -> dict[str, ResolvedConnection]:
+    """Write ``staging/project`` (runnable on this node) and check every connection opens."""
+    source = staging / "bundle" / PROJECT_PART
+    project_dir = staging / PROJECT_PART
+    resolved = materialize_project(source, project_dir, node_dir, remap)
+    state = project_dir / ".tide"
     _install_models(manifest, staging / "bundle" / MODELS_PART, state)
     project = load_project(project_dir)  # the remapped project must be valid too
     for name in sorted(resolved):

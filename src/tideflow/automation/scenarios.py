@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from tideflow.automation.triggers import CronError, parse_cron, zone
+from tideflow.project.checks_specs import CompareOp, MetricRef
 from tideflow.recipes import Strict
 
 RunIf = Literal["success", "failure", "always"]
@@ -106,17 +107,43 @@ TRIGGER_TYPES = ("time", "dataset_changed", "sql_changed", "after_scenario", "ma
 # ------------------------------------------------------------------ steps
 
 
+class MetricCondition(Strict):
+    """Run the step only if the latest recorded value of ``metric`` (a dataset's metric, or a drift metric
+    of a saved model) compares true with ``value``: ``{metric: {model: fraud, metric: drift_score}, op: ">",
+    value: 0.75}``. ``max_age_s``: a value recorded longer ago than this does not count. Without a value
+    that counts, the condition does not hold (the step is skipped)."""
+
+    metric: MetricRef
+    op: CompareOp
+    value: float
+    max_age_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _recorded(self) -> MetricCondition:
+        if self.metric.source is None:
+            raise ValueError("a step condition reads a recorded metric: give 'dataset' or 'model' in 'metric'")
+        if self.metric.metric in ("top_values", "schema_fingerprint"):
+            raise ValueError(f"a step condition compares numbers: {self.metric.metric} is not a number")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"{self.metric.label} {self.op} {self.value:g}"
+
+
 class StepBase(Strict):
     """What every step has: a name, a run condition, retries with exponential backoff, a timeout.
 
     ``run_if``: ``success`` (default) runs the step only if no earlier step failed; ``failure`` only
-    if one did (cleanup, alerts); ``always`` in both cases. A failed attempt is retried ``retries``
-    times, waiting ``backoff_s``, then ``backoff_s * backoff_factor``, ... (at most ``max_backoff_s``).
-    A step running longer than ``timeout_s`` is killed (its process group) and counts as failed.
+    if one did (cleanup, alerts); ``always`` in both cases. ``when`` (a metric condition) must hold too.
+    A failed attempt is retried ``retries`` times, waiting ``backoff_s``, then
+    ``backoff_s * backoff_factor``, ... (at most ``max_backoff_s``). A step running longer than
+    ``timeout_s`` is killed (its process group) and counts as failed.
     """
 
     name: str | None = None
     run_if: RunIf = "success"
+    when: MetricCondition | None = None
     retries: int = Field(default=0, ge=0, le=20)
     backoff_s: float = Field(default=1.0, ge=0)
     backoff_factor: float = Field(default=2.0, ge=1)
@@ -154,21 +181,37 @@ class TrainStep(StepBase):
 
 
 class ScoreStep(StepBase):
-    """Score ``input`` with the active version of ``model`` into ``output``. Needs the scoring recipe,
-    which this version of Tideflow does not have yet: the step fails saying so."""
+    """Build the outputs of ``recipe`` — a Flow ``score`` recipe (a dataset scored by a saved model) — through
+    the normal Flow build. ``mode`` as for ``build``: ``smart`` (default) runs what is outdated (an input or
+    the model's active version changed), ``dataset`` this recipe only, ``forced`` it and its upstream."""
 
     type: Literal["score"]
-    model: str
-    input: str
-    output: str
+    recipe: str
+    mode: Literal["smart", "dataset", "forced"] = "smart"
+
+
+class EvaluateStep(StepBase):
+    """Build the outputs of ``recipe`` — a Flow ``evaluate`` recipe (a saved model's metrics on labelled
+    data) — through the normal Flow build, as ``score`` does."""
+
+    type: Literal["evaluate"]
+    recipe: str
+    mode: Literal["smart", "dataset", "forced"] = "smart"
 
 
 class RefreshApiStep(StepBase):
-    """Make the API node reload ``service``. The API node has no reload hook yet: the step fails
-    saying so (restart the node, or use ``tide deploy api``)."""
+    """Make the API node serve the saved-model versions the project has now (as ``tide deploy api``).
+
+    With ``to`` (an API node directory, relative to the project or absolute): package ``service``,
+    verify and activate it there (``remap`` as ``--remap``); its running API node reloads without
+    dropping requests. Without ``to``: reload the API node serving this project (``tide api serve``);
+    the step fails if none is running."""
 
     type: Literal["refresh_api"]
     service: str
+    to: str | None = None
+    remap: dict[str, str] = {}
+    reload_timeout_s: float = Field(default=300.0, gt=0)
 
 
 class RunSqlStep(StepBase):
@@ -195,9 +238,10 @@ class SendMessageStep(StepBase):
     text: str = Field(min_length=1)
 
 
-StepSpec = Annotated[BuildStep | VerifyChecksStep | TrainStep | ScoreStep | RefreshApiStep | RunSqlStep
-                     | RunPythonStep | SendMessageStep, Field(discriminator="type")]
-STEP_TYPES = ("build", "verify_checks", "train", "score", "refresh_api", "run_sql", "run_python", "send_message")
+StepSpec = Annotated[BuildStep | VerifyChecksStep | TrainStep | ScoreStep | EvaluateStep | RefreshApiStep
+                     | RunSqlStep | RunPythonStep | SendMessageStep, Field(discriminator="type")]
+STEP_TYPES = ("build", "verify_checks", "train", "score", "evaluate", "refresh_api", "run_sql", "run_python",
+              "send_message")
 
 # ------------------------------------------------------------------ reporters
 

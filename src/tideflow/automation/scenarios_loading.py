@@ -20,6 +20,7 @@ from tideflow.automation.scenarios import (
     AfterScenarioTrigger,
     BuildStep,
     DatasetChangedTrigger,
+    EvaluateStep,
     LogFileReporter,
     ManualTrigger,
     RefreshApiStep,
@@ -45,8 +46,8 @@ SCENARIOS_DIR = "scenarios"
 _ITEM_CLASSES: dict[str, dict[str, type[BaseModel]]] = {
     "triggers": {"time": TimeTrigger, "dataset_changed": DatasetChangedTrigger, "sql_changed": SqlChangedTrigger,
                  "after_scenario": AfterScenarioTrigger, "manual": ManualTrigger},
-    "steps": dict(zip(STEP_TYPES, (BuildStep, VerifyChecksStep, TrainStep, ScoreStep, RefreshApiStep, RunSqlStep,
-                                   RunPythonStep, SendMessageStep), strict=True)),
+    "steps": dict(zip(STEP_TYPES, (BuildStep, VerifyChecksStep, TrainStep, ScoreStep, EvaluateStep, RefreshApiStep,
+                                   RunSqlStep, RunPythonStep, SendMessageStep), strict=True)),
     "reporters": {"webhook": WebhookReporter, "log_file": LogFileReporter},
 }
 _KINDS = {"triggers": ("trigger", TRIGGER_TYPES), "steps": ("step", STEP_TYPES),
@@ -211,14 +212,21 @@ def check_against_project(file: ScenarioFile, project: Project) -> None:
                 raise file.error(f"unknown scenario {trigger.scenario!r}{did_you_mean(trigger.scenario, known)}",
                                  "triggers", i, "scenario")
     for i, step in enumerate(spec.steps):
+        when = getattr(step, "when", None)
+        if when is not None and when.metric.dataset is not None:
+            _dataset(file, project, when.metric.dataset, "steps", i, "when", "metric", "dataset")
         if isinstance(step, BuildStep | VerifyChecksStep):
             for j, dataset in enumerate(step.datasets):
                 _dataset(file, project, dataset, "steps", i, "datasets", j)
-        elif isinstance(step, TrainStep | ScoreStep):
+        elif isinstance(step, TrainStep):
             models = model_names(project)
             if step.model not in models:
                 raise file.error(f"unknown model {step.model!r}{did_you_mean(step.model, models)} "
                                  f"(models/ holds: {', '.join(models) or 'none'})", "steps", i, "model")
+        elif isinstance(step, ScoreStep | EvaluateStep):
+            if step.recipe not in project.recipes:
+                raise file.error(f"unknown recipe {step.recipe!r}{did_you_mean(step.recipe, project.recipes)} "
+                                 f"(recipes: {', '.join(project.recipes) or 'none'})", "steps", i, "recipe")
         elif isinstance(step, RefreshApiStep):
             services = service_files(project.root)
             if step.service not in services:

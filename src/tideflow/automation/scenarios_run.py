@@ -3,12 +3,17 @@
 A run holds the scenario's lock for its whole duration: a second run of the same scenario (another
 trigger, another process) is refused with ``ScenarioBusy`` and recorded as ``skipped``. Steps that
 touch data or code run in a child process (``tideflow.automation.steps``) that is killed on timeout.
-When the project stores data in DuckDB files, those steps also take the project's database lock
-(DuckDB lets one process open a file at a time); the timeout counts from when the step starts.
+When the project stores data in DuckDB files, the steps that open it also take the project's database
+lock (DuckDB lets one process open a file at a time); the timeout counts from when the step starts.
+
+A step's ``when`` condition reads the metric history (``.tide/state.db``): a dataset's metric or a
+saved model's drift metric, as recorded by checks and by ``tide monitor evaluate``.
 """
 
 from __future__ import annotations
 
+import math
+import operator
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,20 +23,22 @@ from typing import Any
 from tideflow.automation.reporters import Delivery, deliver, wants
 from tideflow.automation.runs import LockBusy, RunHistory, RunRecord, database_lock, scenario_lock
 from tideflow.automation.scenarios import (
-    RefreshApiStep,
+    MetricCondition,
     ScenarioSpec,
-    ScoreStep,
     SendMessageStep,
     StepBase,
     convert_param,
     render,
 )
 from tideflow.automation.scenarios_loading import load_scenario
-from tideflow.automation.steps import CHILD_KINDS, ChildResult, run_in_child
+from tideflow.automation.steps import CHILD_KINDS, DATABASE_KINDS, ChildResult, run_in_child
 from tideflow.errors import ProjectError, TideflowError, did_you_mean
 from tideflow.project import Project
 
 DATABASE_WAIT_S = 6 * 3600.0
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge,
+}
 
 
 class ScenarioBusy(TideflowError):
@@ -72,6 +79,41 @@ def resolve_params(spec: ScenarioSpec, given: Mapping[str, object]) -> dict[str,
     return out
 
 
+def condition_holds(condition: MetricCondition, project: Project, now: float | None = None) -> tuple[bool, str]:
+    """Whether ``condition`` holds on the latest recorded value of its metric, and a sentence saying why."""
+    from tideflow.checks import MetricHistory, measure_of, show_value
+
+    source = condition.metric.source
+    if source is None:  # pragma: no cover - refused when the scenario is loaded
+        return False, f"{condition.label}: no recorded metric named"
+    now = time.time() if now is None else now
+    found = MetricHistory(project.state_dir / "state.db").recent(source, measure_of(condition.metric), 1)
+    if not found:
+        return False, f"{condition.label} does not hold: no recorded value of {condition.metric.label}"
+    latest = found[0]
+    age_s = max(0.0, now - latest.recorded_at)
+    ago = f"recorded {_age(age_s)} ago, version {latest.version}"
+    if condition.max_age_s is not None and age_s > condition.max_age_s:
+        return False, (f"{condition.label} does not hold: the latest value of {condition.metric.label} was {ago}, "
+                       f"older than max_age_s {condition.max_age_s:g}")
+    value = latest.value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False, f"{condition.label} does not hold: {condition.metric.label} is {show_value(value)} ({ago})"
+    holds = _OPS[condition.op](float(value), condition.value)
+    verdict = "holds" if holds else "does not hold"
+    return holds, f"{condition.label} {verdict}: {condition.metric.label} = {value:g} ({ago})"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 def _uses_duckdb_files(project: Project) -> bool:
     return any(c.type == "duckdb" and c.path != ":memory:" for c in project.config.connections.values())
 
@@ -92,12 +134,6 @@ class _Run:
                 "steps": steps or []}
 
     def attempt(self, index: int, step: StepBase, attempt: int) -> _Attempt:
-        if isinstance(step, ScoreStep):
-            return _Attempt("failed", f"needs the scoring recipe: scoring {step.input!r} with {step.model!r} into "
-                            f"{step.output!r} is not available in this version of Tideflow", "", 0.0)
-        if isinstance(step, RefreshApiStep):
-            return _Attempt("failed", f"needs an API node reload hook: refreshing service {step.service!r} is not "
-                            "available in this version of Tideflow (restart the API node)", "", 0.0)
         if isinstance(step, SendMessageStep):
             started = time.monotonic()
             reporter = self.spec.reporter(step.reporter)
@@ -112,7 +148,7 @@ class _Run:
                "trigger": self.trigger, "params": self.params, "attempt": attempt,
                "step": step.model_dump(mode="json"),
                "rendered": {"sql": render(str(getattr(step, "sql", "")), self.values)}}
-        if not self.lock_database:
+        if not self.lock_database or kind not in DATABASE_KINDS:
             result = run_in_child(job, step.timeout_s)
         else:
             with_lock = database_lock(self.project.state_dir)
@@ -127,8 +163,7 @@ class _Run:
         name = self.spec.step_name(index)
         kind = str(getattr(step, "type", ""))
         started_at = time.time()
-        placeholder = isinstance(step, ScoreStep | RefreshApiStep)
-        attempts = 1 if placeholder else step.retries + 1
+        attempts = step.retries + 1
         result = _Attempt("failed", "not run", "", 0.0)
         total = 0.0
         done = 0
@@ -160,6 +195,12 @@ class _Run:
                 self.history.record_step(self.run_id, index, name, str(getattr(step, "type", "")), "skipped", 0,
                                          0.0, f"skipped: run_if {step.run_if} and {why}", time.time())
                 continue
+            if step.when is not None:
+                holds, why = condition_holds(step.when, self.project)
+                if not holds:
+                    self.history.record_step(self.run_id, index, name, str(getattr(step, "type", "")), "skipped",
+                                             0, 0.0, f"skipped: when {why}", time.time())
+                    continue
             count += 1
             outcome, message = self.step(index, step)
             if outcome != "succeeded" and failed_step is None:

@@ -6,6 +6,7 @@ threads, a Python step's subprocesses). Builds are atomic (a table is swapped in
 recipe finished), so a killed build leaves the previous outputs intact.
 
 The child side (``main``) loads the project and runs one step: build, verify_checks, train,
+score, evaluate (the Flow build of the named recipe's outputs), refresh_api (``tide deploy api``),
 run_sql or run_python. Only the standard library is imported at module level: the child imports
 the part of Tideflow its step needs.
 """
@@ -28,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 LOG_LIMIT_CHARS = 64_000
-CHILD_KINDS = ("build", "verify_checks", "train", "run_sql", "run_python")
+CHILD_KINDS = ("build", "verify_checks", "train", "score", "evaluate", "refresh_api", "run_sql", "run_python")
+# Steps that open the project's datasets (they take its DuckDB lock when it keeps data in DuckDB files).
+DATABASE_KINDS = ("build", "verify_checks", "train", "score", "evaluate", "run_sql", "run_python")
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,46 @@ def _train(job: dict[str, Any]) -> tuple[bool, str]:
     return True, f"saved {v.name} v{v.version} ({v.algorithm}), active"
 
 
+def _build_recipe(job: dict[str, Any]) -> tuple[bool, str]:
+    """``score`` and ``evaluate``: the normal Flow build of the named recipe's outputs."""
+    from tideflow.flow import build
+    from tideflow.project import load_project
+
+    step = job["step"]
+    project = load_project(job["root"])
+    recipe = project.recipe(step["recipe"])
+    outputs = list(recipe.outputs)
+    result = build(project, outputs, step["mode"],
+                   on_event=lambda e: print(f"{e.kind} {e.recipe} {e.message}".rstrip(), flush=True))
+    if result.ok:
+        ran = [r.recipe for r in result.runs if r.status == "ok"]
+        if recipe.name not in ran:
+            return True, f"{recipe.type} recipe {recipe.name!r} is up to date: {', '.join(outputs)} not rebuilt"
+        return True, (f"{recipe.type} recipe {recipe.name!r} built {', '.join(outputs)} in {result.seconds:.1f}s"
+                      + (f" (with {', '.join(r for r in ran if r != recipe.name)})" if len(ran) > 1 else ""))
+    failures = "; ".join(f"recipe {r.recipe!r}: {r.error}" for r in result.failed)
+    return False, f"build failed: {failures}"
+
+
+def _refresh_api(job: dict[str, Any]) -> tuple[bool, str]:
+    from tideflow.automation.api_package import project_source
+    from tideflow.automation.deploy_api import deploy_api, refresh_project_node
+    from tideflow.project import load_project
+
+    step = job["step"]
+    project = load_project(job["root"])
+    service = step["service"]
+    if step.get("to"):
+        node = Path(step["to"]) if Path(step["to"]).is_absolute() else project.root / step["to"]
+        release = deploy_api(project_source(project), service, node, remap=step.get("remap") or {},
+                             reload_timeout_s=step["reload_timeout_s"])
+        verb = "already active:" if release.unchanged else "deployed"
+        return True, f"{verb} {service} {release.id} on {node} ({', '.join(release.serves)}); {release.reload}"
+    serves, outcome = refresh_project_node(project, service, timeout_s=step["reload_timeout_s"])
+    return True, (f"the API node of {service} (pid {outcome.info.get('pid')}) reloaded: {', '.join(serves)}; "
+                  f"{outcome.message}")
+
+
 def _run_sql(job: dict[str, Any]) -> tuple[bool, str]:
     from tideflow.flow import Workspace
     from tideflow.project import load_project
@@ -200,7 +243,8 @@ def _run_python(job: dict[str, Any]) -> tuple[bool, str]:
 def main(argv: list[str]) -> int:
     """Child entry point: ``steps.py JOB.json RESULT.json``."""
     job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    runners = {"build": _build, "verify_checks": _verify_checks, "train": _train, "run_sql": _run_sql,
+    runners = {"build": _build, "verify_checks": _verify_checks, "train": _train, "score": _build_recipe,
+               "evaluate": _build_recipe, "refresh_api": _refresh_api, "run_sql": _run_sql,
                "run_python": _run_python}
     try:
         ok, message = runners[job["step"]["type"]](job)

@@ -77,9 +77,9 @@ def metric_measure(ref: MetricRef) -> Measure:
 def check_measures(check: CheckSpec, schema: Schema) -> list[tuple[str | None, Measure]]:
     """What ``check`` reads: (other dataset or None for this one, measure). Schema rules read none."""
     if isinstance(check, WithinRangeCheck):
-        return [(None, metric_measure(check.metric))]
+        return [(check.metric.source, metric_measure(check.metric))]
     if isinstance(check, CompareCheck):
-        return [(check.left.dataset, metric_measure(check.left)), (check.right.dataset, metric_measure(check.right))]
+        return [(check.left.source, metric_measure(check.left)), (check.right.source, metric_measure(check.right))]
     if isinstance(check, NotEmptyCheck):
         return [(None, Measure("record_count"))]
     if isinstance(check, UniqueCheck):
@@ -145,7 +145,7 @@ def _compare(check: CompareCheck, dataset: str, values: Values, past: Past) -> C
     got = f"{show_value(left)} {check.op} {show_value(right)}"
     if left is None or right is None:
         missing = check.left if left is None else check.right
-        why = "no recorded value" if missing.dataset else "NULL"
+        why = "no recorded value" if missing.source else "NULL"
         return _outcome(check, dataset, check.severity, True, expected, f"{got} ({missing.label} is {why})")
     left, right = _comparable_pair(left, right, "right")
     return _outcome(check, dataset, check.severity, not _OPS[check.op](left, right), expected, got)
@@ -206,8 +206,13 @@ def range_bounds(rng: Range, recorded: Sequence[MetricValue], key_path: str) -> 
 
 def _within_range(check: WithinRangeCheck, dataset: str, values: Values, past: Past) -> CheckOutcome:
     m = metric_measure(check.metric)
-    value = values[m]
-    recorded = past.get((dataset, m), ())
+    source = check.metric.source
+    if source is None or source == dataset:
+        value = values[m]
+        recorded: Sequence[MetricValue] = past.get((dataset, m), ())
+    else:  # a recorded metric of elsewhere (a saved model's drift): the latest value, learning from the earlier
+        series = past.get((source, m), ())
+        value, recorded = (series[0] if series else None), series[1:]
     ranges = [(sev, rng) for sev, rng in (("error", check.error), ("warning", check.warning)) if rng is not None]
     expected_parts: list[str] = []
     outcome: Outcome = "ok"
@@ -216,7 +221,7 @@ def _within_range(check: WithinRangeCheck, dataset: str, values: Values, past: P
             raise RuleError(f"a typical range needs a numeric metric, {m.label} is {show_value(value)}",
                             f"{severity}.typical")
         bounds = range_bounds(rng, recorded, severity)
-        label = "typical " if rng.typical is not None else ""
+        label = "typical " if rng.typical is not None and bounds.enforced else ""
         expected_parts.append(f"{severity}: {label}{bounds.text()}")
         if not bounds.enforced or outcome != "ok":
             continue
@@ -230,9 +235,10 @@ def _within_range(check: WithinRangeCheck, dataset: str, values: Values, past: P
             if not inside(v, b):
                 outcome = severity  # type: ignore[assignment]
     worst = outcome if outcome != "ok" else (ranges[0][0] if ranges else "error")
+    shown = m.label if source is None or source == dataset else check.metric.label
+    got = show_value(value) if value is not None or source is None else "no recorded value"
     return CheckOutcome(dataset=dataset, check=check.label, rule=check.rule, outcome=outcome,
-                        expected=f"{m.label} within " + "; ".join(expected_parts),
-                        got=show_value(value), severity=worst)
+                        expected=f"{shown} within " + "; ".join(expected_parts), got=got, severity=worst)
 
 
 def _schema(check: SchemaEqualsCheck | SchemaContainsCheck, dataset: str, schema: Schema) -> CheckOutcome:

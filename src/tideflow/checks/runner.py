@@ -127,6 +127,8 @@ def _check_references(check: CheckSpec, index: int, schema: Schema, file: str | 
             if column not in schema:
                 raise _unknown_column(column, schema, what, file, f"{path}.columns[{i}]")
     for key, ref in refs:
+        if ref.model is not None:
+            continue  # a saved model's drift metric: read from the history, nothing to verify in this dataset
         if ref.dataset is None:
             _metric_problem(ref, schema, what, file, f"{path}.{key}")
         elif datasets is not None and ref.dataset not in datasets:
@@ -183,15 +185,17 @@ def _past(dataset: str, checks: Sequence[tuple[int, CheckSpec, list[tuple[str | 
     if history is None:
         return past
     for _, check, needs in checks:
+        limit = 0  # earlier values a typical range learns from
         if isinstance(check, WithinRangeCheck):
             ranges = [r for r in (check.error, check.warning) if r is not None and r.typical is not None]
             if ranges:
                 limit = max(r.typical.history for r in ranges if r.typical is not None)
                 m = needs[0][1]
-                past[(dataset, m)] = [r.value for r in history.recent(dataset, m, limit, exclude_version=version)]
+                if needs[0][0] in (None, dataset):
+                    past[(dataset, m)] = [r.value for r in history.recent(dataset, m, limit, exclude_version=version)]
         for other, m in needs:
-            if other is not None and other != dataset:
-                past[(other, m)] = [r.value for r in history.recent(other, m, 1)]
+            if other is not None and other != dataset:  # the latest value (and the earlier ones a range learns)
+                past[(other, m)] = [r.value for r in history.recent(other, m, 1 + limit)]
     return past
 
 

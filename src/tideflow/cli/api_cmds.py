@@ -36,14 +36,28 @@ def serve_cmd(
     host: Annotated[str, typer.Option("--host", help="Bind address: 127.0.0.1; 0.0.0.0 only inside a "
                                                      "container (the manifests use it).")] = "127.0.0.1",
     # --- end issue 5 ------------------------------------------------------------------------------------
+    node: Annotated[Path | None, typer.Option("--node", file_okay=False,
+                                              help="Serve the active release on this API node directory "
+                                                   "(tide deploy api SERVICE --to DIR) instead of the project.")]
+    = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Run the API node of SERVICE on 127.0.0.1:PORT until Ctrl-C (in-flight requests finish)."""
+    """Run the API node of SERVICE on 127.0.0.1:PORT until Ctrl-C (in-flight requests finish).
+
+    The node records itself (pid, url) and reloads on SIGHUP: 'tide deploy api' uses that to switch it to
+    new model versions without dropping requests."""
     from tideflow.serving.app import serve
+    from tideflow.serving.noderecord import record_path
     from tideflow.serving.specs import load_service
 
-    proj = open_project(project)
-    spec = load_service(proj.root, service)  # errors before the server starts
+    if node is not None:
+        from tideflow.automation.deploy_api import node_record, served_root
+
+        root, record = served_root(node, service), node_record(node, service)
+    else:
+        root = open_project(project).root
+        record = record_path(root, service)
+    spec = load_service(root.resolve(), service)  # errors before the server starts
     # --- issue 5 (autoscaling): the router, replica processes and the controller ------------------------
     if spec.autoscaling is not None and autoscale:
         from tideflow.serving.router import serve_autoscaled
@@ -52,12 +66,12 @@ def serve_cmd(
         out().print(f"serving API service [bold]{spec.name}[/] with autoscaling ({a.min_replicas}-{a.max_replicas} "
                     f"replicas, {a.metric} target {a.target:g}, {standby} standby) on http://127.0.0.1:{port}  "
                     f"(status: /v1/autoscaling, metrics: /metrics)")
-        serve_autoscaled(proj.root, service, port=port, standby=standby)
+        serve_autoscaled(root, service, port=port, standby=standby, record=record)
         return
     # --- end issue 5 ------------------------------------------------------------------------------------
     out().print(f"serving API service [bold]{spec.name}[/] ({len(spec.endpoints)} endpoints) "
                 f"on http://127.0.0.1:{port}  (OpenAPI: /openapi.json, metrics: /metrics)")
-    serve(proj.root, service, port=port, workers=workers, host=host)
+    serve(root, service, port=port, workers=workers, host=host, record=record)
 
 
 @api_app.command("list")

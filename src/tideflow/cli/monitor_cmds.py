@@ -49,7 +49,9 @@ class EvaluationRun:
 
 def history_dataset(model: str) -> str:
     """The name drift metrics of ``model`` are recorded under in the checks' metric history."""
-    return f"model:{model}"
+    from tideflow.project.checks_specs import model_history_name
+
+    return model_history_name(model)
 
 
 def _data_version(workspace: Any, dataset: str) -> str:
@@ -138,16 +140,9 @@ def _iso(ts: float) -> str:
 
 def record_metrics(state_path: Path, run: EvaluationRun) -> str:
     """Write the evaluation's metrics and drift-check outcomes to the checks' history (``model:<name>``)."""
-    from tideflow.checks import CheckOutcome, Measure, MetricHistory
+    from tideflow.monitoring.history import record_evaluation
 
-    e = run.evaluation
-    dataset = history_dataset(e.model)
-    version = f"v{e.version}@{e.current.data_version or e.current.fingerprint}"
-    values = {Measure(kind=metric, column=feature): value for (metric, feature), value in e.metrics().items()}
-    outcomes = [CheckOutcome(dataset=dataset, check=o.check, rule=o.rule, outcome=o.outcome, expected=o.expected,
-                             got=o.got, severity=o.severity) for o in run.outcomes]
-    MetricHistory(state_path).record(dataset, version, values, outcomes, now=e.created_at)
-    return version
+    return record_evaluation(state_path, run.evaluation, run.outcomes)
 
 
 def run_evaluation(project: Project, model: str, *, data: str | None = None, query_log: str | None = None,

@@ -14,10 +14,8 @@ stored decision threshold (0.5 without one); a multiclass prediction is the firs
 
 from __future__ import annotations
 
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from sqlglot import exp
 from tideflow.connections.base import arrow_type
 from tideflow.errors import ProjectError, TideflowError, UnsupportedPushdown
 from tideflow.models import ModelVersion, Registry
+from tideflow.models.sql import deep_recursion
 from tideflow.recipes import ColumnType, Schema
 
 MARGIN_PREFIX = "__margin_"  # the column names tideflow.models.sql gives the model's margins
@@ -38,17 +37,6 @@ EVALUATE_SCHEMA: Schema = {
     "model_version": ColumnType.INTEGER, "rows": ColumnType.INTEGER, "data_version": ColumnType.STRING,
 }
 _SCORED = "__scored"
-
-
-@contextmanager
-def deep_recursion() -> Iterator[None]:
-    """Model expressions nest deeply (a tree is nested CASEs): room for sqlglot's recursion."""
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 50_000))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
 
 
 def _py(value: Any) -> Any:

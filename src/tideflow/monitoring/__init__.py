@@ -1,7 +1,8 @@
 """Monitoring: drift statistics (pure), the evaluation store, reports. See docs/monitoring.md.
 
-This package sits beside ``models``: it reads the registry, never the Flow. Reading datasets and
-writing the checks' metric history is done by the caller (``tideflow.cli.monitor_cmds``).
+This package sits beside ``models``: it reads the registry, never the Flow. Reading datasets is done by
+the caller (``tideflow.cli.monitor_cmds``); ``monitoring.history.record_evaluation`` writes an evaluation's
+drift metrics to the checks' metric history, where dataset checks and scenario conditions read them.
 """
 
 from tideflow.monitoring.domain import DomainDrift, domain_drift

@@ -31,6 +31,13 @@ METRIC_KINDS = (
     "record_count", "column_count", "nulls", "distinct_count", "min", "max", "avg", "sum", "stddev",
     "top_values", "schema_fingerprint",
 )
+# Drift metrics of a saved model, recorded by each evaluation (``tide monitor evaluate``) in the same
+# history under ``model:<name>``; checks and scenario conditions read them with ``{model: NAME, metric: ...}``.
+DRIFT_METRICS = ("drift_score", "drifting_features", "alarm", "psi", "p_value", "prediction_psi",
+                 "prediction_p_value", "performance", "performance_change")
+# Drift metrics per feature (``column``: the input column) or per performance metric (``column``: auc, rmse...).
+DRIFT_PER_COLUMN = ("psi", "p_value", "performance", "performance_change")
+MODEL_HISTORY_PREFIX = "model:"
 # Metrics of the whole dataset (no column) and metrics of one column.
 DATASET_METRICS = ("record_count", "column_count", "schema_fingerprint")
 COLUMN_METRICS = ("nulls", "distinct_count", "min", "max", "avg", "sum", "stddev", "top_values")
@@ -41,6 +48,8 @@ MetricKind = Literal[
     "record_count", "column_count", "nulls", "distinct_count", "min", "max", "avg", "sum", "stddev",
     "top_values", "schema_fingerprint",
 ]
+DriftMetricKind = Literal["drift_score", "drifting_features", "alarm", "psi", "p_value", "prediction_psi",
+                          "prediction_p_value", "performance", "performance_change"]
 Severity = Literal["warning", "error"]
 # A bound or a set member: YAML numbers, strings, booleans, dates and timestamps.
 Scalar = bool | int | float | dt.datetime | dt.date | str
@@ -83,16 +92,51 @@ class MetricSpec(Strict):
         return f"{self.metric}({self.column})"
 
 
-class MetricRef(MetricSpec):
-    """A metric a check reads; ``dataset`` (compare only) reads the latest recorded value of
-    another dataset's metric from the history."""
+def model_history_name(model: str) -> str:
+    """The name a saved model's drift metrics are recorded under in the metric history."""
+    return f"{MODEL_HISTORY_PREFIX}{model}"
 
+
+class MetricRef(MetricSpec):
+    """A metric a check reads. ``dataset`` (compare only) reads the latest recorded value of another
+    dataset's metric from the history. ``model`` reads a drift metric of a saved model, recorded by its
+    evaluations: ``metric`` is then one of ``DRIFT_METRICS`` and ``column`` the feature (``psi``,
+    ``p_value``) or the performance metric (``performance``, ``performance_change``)."""
+
+    metric: MetricKind | DriftMetricKind  # type: ignore[assignment]
     dataset: str | None = None
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _source_fits(self) -> MetricRef:
+        if self.dataset is not None and self.model is not None:
+            raise ValueError("give 'dataset' or 'model', not both")
+        drift = self.metric in DRIFT_METRICS
+        if drift and self.model is None:
+            raise ValueError(f"{self.metric!r} is a drift metric of a saved model: add 'model' (the saved model's "
+                             "name)")
+        if self.model is not None and not drift:
+            raise ValueError(f"a saved model records drift metrics ({', '.join(DRIFT_METRICS)}), got "
+                             f"{self.metric!r}")
+        if self.model is not None and self.metric in DRIFT_PER_COLUMN and self.column is None:
+            what = "the performance metric (auc, rmse...)" if self.metric.startswith("perf") else "the feature"
+            raise ValueError(f"drift metric {self.metric!r} needs 'column': {what}")
+        if self.model is not None and self.metric not in DRIFT_PER_COLUMN and self.column is not None:
+            raise ValueError(f"drift metric {self.metric!r} is not per column: remove 'column' (got {self.column!r})")
+        return self
+
+    @property
+    def source(self) -> str | None:
+        """Where the value is read from the history: another dataset, ``model:<name>``, or None (this dataset)."""
+        if self.model is not None:
+            return model_history_name(self.model)
+        return self.dataset
 
     @property
     def label(self) -> str:
         base = super().label
-        return f"{self.dataset}.{base}" if self.dataset else base
+        source = self.source
+        return f"{source}.{base}" if source else base
 
 
 class Typical(Strict):
@@ -305,12 +349,16 @@ CheckList = Annotated[list[CheckSpec], AfterValidator(_unique_check_names)]
 __all__ = [
     "COLUMN_METRICS",
     "DATASET_METRICS",
+    "DRIFT_METRICS",
+    "DRIFT_PER_COLUMN",
     "METRIC_KINDS",
+    "MODEL_HISTORY_PREFIX",
     "RULES",
     "CheckBase",
     "CheckList",
     "CheckSpec",
     "CompareCheck",
+    "CompareOp",
     "InSetCheck",
     "MetricRef",
     "MetricSpec",
@@ -321,4 +369,5 @@ __all__ = [
     "Typical",
     "UniqueCheck",
     "WithinRangeCheck",
+    "model_history_name",
 ]

@@ -2,12 +2,19 @@
 
 Routes are thin: authenticate, read the body within the limit, call a protocol adapter, answer JSON.
 ``error_response`` is the one place where the error tree becomes HTTP status codes.
+
+Reload (``serving.noderecord``): ``ApiNode.reload()`` builds a new data plane from the project root as
+it is now (worker pools started, models loaded), switches new requests to it, and closes the old one
+once the requests it holds are answered. ``serve(..., record=PATH)`` writes the node record and
+reloads on SIGHUP.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +31,7 @@ from tideflow.serving import errors as E
 from tideflow.serving.dataplane import DataPlane
 from tideflow.serving.keys import KeyChecker, presented_key
 from tideflow.serving.metrics import NodeMetrics
+from tideflow.serving.noderecord import NODE_PATH, NodeRecorder, ReloadLoop
 from tideflow.serving.openapi import openapi_document
 from tideflow.serving.protocols import dumps, mlflow, native, parse_json, v2
 from tideflow.serving.specs import ServiceSpec, load_service, service_files
@@ -87,13 +95,23 @@ class ApiNode:
     """One API service behind HTTP: dataplane, keys, metrics, routes."""
 
     def __init__(self, project_root: Path, spec: ServiceSpec, *, workers: int | None = None,
-                 others: list[ServiceSpec] | None = None, start_method: str = "spawn") -> None:
+                 others: list[ServiceSpec] | None = None, start_method: str = "spawn",
+                 source_root: Path | None = None, recorder: NodeRecorder | None = None) -> None:
         self.spec = spec
         self.metrics = NodeMetrics(spec.name)
         self.keys = KeyChecker.for_service(project_root, spec, others or [])
         self.plane = DataPlane(project_root, spec, workers=workers, metrics=self.metrics, start_method=start_method)
         self.max_body = spec.limits.max_body_bytes
         self.names = {e.name for e in spec.endpoints}
+        # reload: the root as given (a link such as ``active/project`` is followed again at each reload)
+        self.source_root = Path(source_root) if source_root is not None else Path(project_root)
+        self.workers_override = workers
+        self.start_method = start_method
+        self.recorder = recorder
+        self.share: Any = None
+        self._using: dict[int, int] = {}  # id(plane) -> requests it is answering
+        self._share_stop: asyncio.Event | None = None
+        self._share_task: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -114,19 +132,23 @@ class ApiNode:
         return b"".join(chunks)
 
     async def scored(self, request: Request, protocol: str, endpoint: str,
-                     call: Callable[[bytes], Awaitable[dict[str, Any]]]) -> Response:
-        """Auth, body, adapter, metrics; errors through ``error_response``."""
+                     call: Callable[[DataPlane, bytes], Awaitable[dict[str, Any]]]) -> Response:
+        """Auth, body, adapter, metrics; errors through ``error_response``. The request keeps the data
+        plane it started on (a reload waits for it before closing that plane)."""
         label = endpoint if endpoint in self.names else "_unknown"
         started = time.perf_counter()
         gauge = self.metrics.in_flight(label)
         gauge.inc()
+        plane = self.plane
+        self._using[id(plane)] = self._using.get(id(plane), 0) + 1
         try:
             self.auth(request)
-            response = _json(await call(await self.body(request)))
+            response = _json(await call(plane, await self.body(request)))
         except Exception as exc:
             response = error_response(request, exc, flat=protocol == "v2")
         finally:
             gauge.dec()
+            self._using[id(plane)] -= 1
         self.metrics.requests(label, protocol, str(response.status_code)).inc()
         self.metrics.latency(label, protocol).observe(time.perf_counter() - started)
         return response
@@ -135,15 +157,15 @@ class ApiNode:
 
     async def native_predict(self, request: Request) -> Response:
         name = request.path_params["name"]
-        q = request.query_params
-        return await self.scored(request, "native", name, lambda body: native.predict(
-            self.plane, name, body, version=q.get("version"), sticky=q.get("sticky")))
+        q = request.query_params if request.scope.get("query_string") else {}
+        return await self.scored(request, "native", name, lambda plane, body: native.predict(
+            plane, name, body, version=q.get("version"), sticky=q.get("sticky")))
 
     async def v2_infer(self, request: Request) -> Response:
         name = request.path_params["name"]
         version = request.path_params.get("version")
         header = request.headers.get(v2.HEADER_LENGTH)
-        return await self.scored(request, "v2", name, lambda body: v2.infer(self.plane, name, body, header, version))
+        return await self.scored(request, "v2", name, lambda plane, body: v2.infer(plane, name, body, header, version))
 
     async def v2_model(self, request: Request) -> Response:
         try:
@@ -162,7 +184,8 @@ class ApiNode:
 
     async def mlflow_invocations(self, request: Request) -> Response:
         name = request.path_params.get("name", self.spec.default)
-        return await self.scored(request, "mlflow", name, lambda body: mlflow.invocations(self.plane, name, body))
+        return await self.scored(request, "mlflow", name,
+                                 lambda plane, body: mlflow.invocations(plane, name, body))
 
     async def list_endpoints(self, request: Request) -> Response:
         try:
@@ -205,25 +228,74 @@ class ApiNode:
     async def openapi(self, request: Request) -> Response:
         return _json(openapi_document(self.spec, {n: self.plane.describe(n) for n in self.plane.endpoints}))
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        await self.plane.start()
-        # --- issue 5: the share policy moves this node's workers between its endpoints by their load ---
-        import asyncio
+    async def node_info(self, request: Request) -> Response:
+        """``GET /v1/node``: the node record (pid, release, generation, last reload); nothing secret."""
+        if self.recorder is None:
+            return _json({"service": self.spec.name, "pid": os.getpid(), "mode": "single", "reload": None})
+        return _json(self.recorder.info())
 
+    # ------------------------------------------------------------------ reload
+
+    def _start_share(self) -> None:
+        # --- issue 5: the share policy moves this node's workers between its endpoints by their load ---
         from tideflow.serving.replicas import share_controller
 
         self.share = share_controller(self.plane, self.spec)
-        stop, task = asyncio.Event(), None
+        self._share_stop, self._share_task = asyncio.Event(), None
         if self.share is not None:
-            task = asyncio.ensure_future(self.share.run(stop))
+            self._share_task = asyncio.ensure_future(self.share.run(self._share_stop))
         # --- end issue 5 ---
+
+    async def _stop_share(self) -> None:
+        if self._share_stop is not None:
+            self._share_stop.set()
+        if self._share_task is not None:
+            await self._share_task
+        self._share_stop, self._share_task = None, None
+
+    async def reload(self, ready_timeout_s: float = 300.0) -> tuple[str, str]:
+        """Serve what ``source_root`` holds now: new data plane first, then switch, then drain the old one.
+
+        Returns (the project root now served, a sentence). On any error the old plane keeps serving.
+        """
+        root = Path(os.path.realpath(self.source_root))
+        spec = load_service(root, self.spec.name)
+        keys = KeyChecker.for_service(root, spec, _other_services(root, spec.name))
+        plane = DataPlane(root, spec, workers=self.workers_override, metrics=self.metrics,
+                          start_method=self.start_method)
+        try:
+            await plane.start()
+            await plane.wait_ready(ready_timeout_s)
+        except BaseException:
+            await plane.close()
+            raise
+        old, old_spec = self.plane, self.spec
+        await self._stop_share()
+        self.plane, self.spec, self.keys = plane, spec, keys
+        self.max_body, self.names = spec.limits.max_body_bytes, {e.name for e in spec.endpoints}
+        self._start_share()
+        deadline = time.monotonic() + max(e.timeout_s for e in old_spec.endpoints) + 5
+        while self._using.get(id(old), 0) > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await old.close()
+        self._using.pop(id(old), None)
+        versions = ", ".join(f"{name} v{'/'.join(vs.version for vs in state.versions.values())}"
+                             for name, state in plane.endpoints.items())
+        return str(root), f"serving {root} ({versions})"
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.plane.start()
+        self._start_share()
+        reloads = ReloadLoop(self.reload, self.recorder) if self.recorder is not None else None
+        if reloads is not None:
+            reloads.start()
         try:
             yield
         finally:
-            stop.set()
-            if task is not None:
-                await task
+            if reloads is not None:
+                await reloads.stop()
+            await self._stop_share()
             await self.plane.close()
 
     def app(self) -> Starlette:
@@ -246,8 +318,18 @@ class ApiNode:
             Route("/readyz", self.readyz, methods=["GET"]),
             Route("/metrics", self.metrics_route, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route(NODE_PATH, self.node_info, methods=["GET"]),
         ]
         return Starlette(routes=routes, lifespan=self.lifespan, exception_handlers={Exception: _error_handler})
+
+
+def _other_services(root: Path, service: str) -> list[ServiceSpec]:
+    others = []
+    for name in service_files(root):
+        if name != service:
+            with contextlib.suppress(TideflowError):
+                others.append(load_service(root, name))
+    return others
 
 
 def create_app(project_root: str | Path, service: str, *, workers: int | None = None,
@@ -255,23 +337,33 @@ def create_app(project_root: str | Path, service: str, *, workers: int | None = 
     """The Starlette app of ``api/<service>.yaml``; worker pools start with the app's lifespan."""
     root = Path(project_root).resolve()
     spec = load_service(root, service)
-    others = []
-    for name in service_files(root):
-        if name != service:
-            with contextlib.suppress(TideflowError):
-                others.append(load_service(root, name))
-    return ApiNode(root, spec, workers=workers, others=others, start_method=start_method).app()
+    return ApiNode(root, spec, workers=workers, others=_other_services(root, service), start_method=start_method).app()
 
 
 def serve(project_root: str | Path, service: str, *, port: int = 8080, workers: int | None = None,
-          host: str = "127.0.0.1") -> None:
+          host: str = "127.0.0.1", record: Path | None = None) -> None:
     """Run the API node on 127.0.0.1:``port`` until interrupted (uvloop + httptools, no access log).
 
     ``host`` (issue 5): 0.0.0.0 only inside a container (``tide api manifest``), where the pod's network
-    is the boundary."""
+    is the boundary. ``record``: write the node record there and reload on SIGHUP (``serving.noderecord``);
+    ``project_root`` is then followed again at each reload (it may be an API node's ``active`` link)."""
     import uvicorn
 
-    app = create_app(project_root, service, workers=workers)
-    config = uvicorn.Config(app, host=host, port=port, loop="uvloop", http="httptools", access_log=False,
+    source = Path(project_root).absolute()
+    root = Path(os.path.realpath(source))
+    spec = load_service(root, service)
+    recorder = None
+    if record is not None:
+        recorder = NodeRecorder(Path(record), spec.name, f"http://127.0.0.1:{port}", "single", source, str(root))
+    node = ApiNode(root, spec, workers=workers, others=_other_services(root, service), source_root=source,
+                   recorder=recorder)
+    config = uvicorn.Config(node.app(), host=host, port=port, loop="uvloop", http="httptools", access_log=False,
                             log_level="warning", lifespan="on", timeout_graceful_shutdown=30)
-    uvicorn.Server(config).run()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # imported modules live as long as the process: full collections skip them (tail latency)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        gc.unfreeze()  # a normal collection at exit (extension modules check for leaks then)

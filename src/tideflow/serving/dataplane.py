@@ -11,8 +11,8 @@ while serving, ``stats()`` returns a snapshot of load (in-flight, batches, busy 
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,7 +172,7 @@ class DataPlane:
                                  allow_extra=allow_extra, routing=state.spec.sticky_key)
         outputs = await (vs.batcher.submit(clean) if vs.batcher is not None else vs.pool(clean))
         latency_s = time.perf_counter() - started
-        request_id = uuid.uuid4().hex[:16]
+        request_id = os.urandom(8).hex()  # 16 hex digits, as uuid4().hex[:16] gave, for a fraction of the cost
         if self.metrics is not None:
             self.metrics.records(endpoint, vs.version).inc(len(clean))
             if vs.batcher is None:

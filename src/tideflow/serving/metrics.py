@@ -2,30 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)
 
 
+def _children(labels: Callable[..., Any]) -> Callable[..., Any]:
+    """``metric.labels`` with the children kept by label values: the request path looks each one up
+    several times per request, and prometheus_client's ``labels`` validates and locks on every call."""
+    cache: dict[tuple[str, ...], Any] = {}
+
+    def child(*values: str) -> Any:
+        found = cache.get(values)
+        if found is None:
+            found = cache[values] = labels(*values)
+        return found
+
+    return child
+
+
 class NodeMetrics:
     def __init__(self, service: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         labels = {"service": service}
-        self.requests = Counter("tide_api_requests", "Requests by endpoint, protocol and HTTP status",
-                                ["endpoint", "protocol", "status"], registry=self.registry).labels
-        self.latency = Histogram("tide_api_request_duration_seconds", "Request latency (server side)",
-                                 ["endpoint", "protocol"], buckets=LATENCY_BUCKETS_S, registry=self.registry).labels
-        self.in_flight = Gauge("tide_api_in_flight_requests", "Requests being answered", ["endpoint"],
-                               registry=self.registry).labels
-        self.batch_size = Histogram("tide_api_batch_size_records", "Records per scored batch", ["endpoint"],
-                                    buckets=BATCH_BUCKETS, registry=self.registry).labels
-        self.workers = Gauge("tide_api_workers", "Worker processes by endpoint and state (target, ready, ...)",
-                             ["endpoint", "state"], registry=self.registry).labels
-        self.records = Counter("tide_api_records", "Records scored by endpoint and version",
-                               ["endpoint", "version"], registry=self.registry).labels
-        self.busy = Gauge("tide_api_busy_seconds", "Seconds workers spent scoring (for offered-load estimates)",
-                          ["endpoint"], registry=self.registry).labels
+        self.requests = _children(Counter("tide_api_requests", "Requests by endpoint, protocol and HTTP status",
+                                          ["endpoint", "protocol", "status"], registry=self.registry).labels)
+        self.latency = _children(Histogram("tide_api_request_duration_seconds", "Request latency (server side)",
+                                           ["endpoint", "protocol"], buckets=LATENCY_BUCKETS_S,
+                                           registry=self.registry).labels)
+        self.in_flight = _children(Gauge("tide_api_in_flight_requests", "Requests being answered", ["endpoint"],
+                                         registry=self.registry).labels)
+        self.batch_size = _children(Histogram("tide_api_batch_size_records", "Records per scored batch",
+                                              ["endpoint"], buckets=BATCH_BUCKETS, registry=self.registry).labels)
+        self.workers = _children(Gauge("tide_api_workers", "Worker processes by endpoint and state (target, ready, "
+                                       "...)", ["endpoint", "state"], registry=self.registry).labels)
+        self.records = _children(Counter("tide_api_records", "Records scored by endpoint and version",
+                                         ["endpoint", "version"], registry=self.registry).labels)
+        self.busy = _children(Gauge("tide_api_busy_seconds", "Seconds workers spent scoring (for offered-load "
+                                    "estimates)", ["endpoint"], registry=self.registry).labels)
         Gauge("tide_api_info", "The API service served", ["service"], registry=self.registry).labels(**labels).set(1)
 
     def render(self) -> bytes:
@@ -38,8 +56,6 @@ class NodeMetrics:
 def render_router_metrics(router: object) -> bytes:
     """Prometheus text for a ``serving.router.Router``: replicas, the controller's decisions, the counters
     the policy reads (arrivals, completions, in flight, in service) and the last sample's means."""
-    from typing import Any
-
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
     r: Any = router

@@ -47,12 +47,12 @@ class QueryLog:
         await asyncio.to_thread(self._write, entries)
 
     def _write(self, entries: list[dict[str, Any]]) -> None:
-        groups: dict[Path, list[bytes]] = defaultdict(list)
-        for entry in entries:
-            day = dt.datetime.fromtimestamp(entry["ts"], dt.UTC).date().isoformat()
-            line = dumps(entry)
-            groups[self.root / entry["endpoint"] / f"{day}.jsonl"].append(line)
-        for path, lines in groups.items():
+        groups: dict[tuple[str, int], list[bytes]] = defaultdict(list)
+        for entry in entries:  # grouped by endpoint and UTC day (whole days since the epoch)
+            groups[(entry["endpoint"], int(entry["ts"] // 86400))].append(dumps(entry))
+        for (endpoint, days), lines in groups.items():
+            day = (dt.date(1970, 1, 1) + dt.timedelta(days=days)).isoformat()
+            path = self.root / endpoint / f"{day}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("ab") as fh:
                 fh.write(b"\n".join(lines) + b"\n")

@@ -13,6 +13,11 @@ the imports, a worker process loading the model) and starts replacements in the 
 down demotes a leaving replica to standby when the standby pool is short (it finishes what it holds,
 takes nothing new), and stops the rest.
 
+Reload (``roll``): a new generation of replicas starts from the new project root, out of the router's
+choice; once every one of them is ready they take the traffic and the old generation leaves as above
+(finishing what it holds). If a new replica fails to start, the new generation is stopped and the old
+one keeps serving. While a generation is rolling in, scaling still starts replicas of the old one.
+
 Run one replica by hand: ``python -m tideflow.serving.replicas PROJECT_ROOT SERVICE PORT``.
 """
 
@@ -57,6 +62,8 @@ class Replica:
     started_s: float
     state: str = "starting"  # starting | ready | draining | stopped
     standby: bool = False  # started (or starting) but out of the router's choice
+    generation: int = 1
+    incoming: bool = False  # of a generation being rolled in: not routed, not counted, until it takes over
     outstanding: int = 0
     ready_s: float | None = None
     exited: asyncio.Event = field(default_factory=asyncio.Event)
@@ -66,8 +73,9 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
     def describe(self) -> dict[str, object]:
-        return {"id": self.rid, "port": self.port, "pid": self.process.pid,
-                "state": "standby" if self.standby else self.state,
+        return {"id": self.rid, "port": self.port, "pid": self.process.pid, "generation": self.generation,
+                "state": "incoming" if self.incoming and self.state != "stopped" else
+                "standby" if self.standby else self.state,
                 "outstanding": self.outstanding,
                 "startup_s": None if self.ready_s is None else round(self.ready_s - self.started_s, 3)}
 
@@ -96,6 +104,8 @@ class ReplicaSet:
         self.closing = False
         self.starts: list[float] = []  # measured start-to-ready seconds
         self.replaced = 0
+        self.generation = 1
+        self.rolling = False
         self._log: IO[bytes] | None = None
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,15 +116,15 @@ class ReplicaSet:
 
     @property
     def current(self) -> int:
-        return sum(1 for r in self.replicas if r.state in ("starting", "ready") and not r.standby)
+        return sum(1 for r in self.replicas if r.state in ("starting", "ready") and not r.standby and not r.incoming)
 
     @property
     def ready(self) -> int:
-        return sum(1 for r in self.replicas if r.state == "ready" and not r.standby)
+        return sum(1 for r in self.replicas if r.state == "ready" and not r.standby and not r.incoming)
 
     @property
     def standing_by(self) -> int:
-        return sum(1 for r in self.replicas if r.state in ("starting", "ready") and r.standby)
+        return sum(1 for r in self.replicas if r.state in ("starting", "ready") and r.standby and not r.incoming)
 
     @property
     def draining(self) -> int:
@@ -132,10 +142,11 @@ class ReplicaSet:
     def resize(self, n: int) -> None:
         """Start replicas up to ``n`` now; make the surplus leave gracefully."""
         self.desired = max(0, n)
-        active = [r for r in self.replicas if r.state in ("starting", "ready") and not r.standby]
+        active = [r for r in self.replicas if r.state in ("starting", "ready") and not r.standby and not r.incoming]
         missing = self.desired - len(active)
         if missing > 0:
-            spares = sorted((r for r in self.replicas if r.standby and r.state in ("starting", "ready")),
+            spares = sorted((r for r in self.replicas
+                             if r.standby and not r.incoming and r.state in ("starting", "ready")),
                             key=lambda r: (r.state != "ready", r.rid))
             for replica in spares[:missing]:
                 replica.standby = False
@@ -152,7 +163,7 @@ class ReplicaSet:
 
     def _top_up(self) -> None:
         """Start standby replicas up to ``standby`` (not while closing)."""
-        for _ in range(self.standby - self.standing_by if not self.closing else 0):
+        for _ in range(self.standby - self.standing_by if not self.closing and not self.rolling else 0):
             self._start(standby=True)
 
     # ------------------------------------------------------------------ routing support
@@ -161,7 +172,7 @@ class ReplicaSet:
         """The ready replica with the fewest outstanding requests and a free slot (None: all busy)."""
         best: Replica | None = None
         for r in self.replicas:
-            if r.state == "ready" and not r.standby and r.outstanding < self.concurrency and (
+            if r.state == "ready" and not r.standby and not r.incoming and r.outstanding < self.concurrency and (
                     best is None or r.outstanding < best.outstanding):
                 best = r
         return best
@@ -176,11 +187,11 @@ class ReplicaSet:
 
     # ------------------------------------------------------------------ processes
 
-    def _start(self, *, standby: bool = False) -> Replica:
+    def _start(self, *, standby: bool = False, root: Path | None = None, incoming: bool = False) -> Replica:
         port = free_port()
         rid = next(self.ids)
         process = subprocess.Popen(
-            [sys.executable, "-m", "tideflow.serving.replicas", str(self.root), self.service, str(port)],
+            [sys.executable, "-m", "tideflow.serving.replicas", str(root or self.root), self.service, str(port)],
             stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         # idle connections expire well before the replica's server closes them (uvicorn: 5 s), so a request
         # never goes out on a connection the replica is closing
@@ -188,10 +199,12 @@ class ReplicaSet:
                               keepalive_expiry=KEEPALIVE_EXPIRY_S)
         client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
                                    timeout=httpx.Timeout(self.request_timeout_s, connect=5.0), trust_env=False)
-        replica = Replica(rid, port, process, client, time.monotonic(), standby=standby)
+        replica = Replica(rid, port, process, client, time.monotonic(), standby=standby,
+                          generation=self.generation + (1 if incoming else 0), incoming=incoming)
         self.replicas.append(replica)
         self._spawn(self._watch(replica))
-        log.info("replica %d starting on port %d (pid %d)%s", rid, port, process.pid, " as standby" if standby else "")
+        log.info("replica %d starting on port %d (pid %d)%s", rid, port, process.pid,
+                 " as standby" if standby else " (new generation)" if incoming else "")
         return replica
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -264,6 +277,7 @@ class ReplicaSet:
         await self._gone(replica, replace=False)
 
     async def _gone(self, replica: Replica, *, replace: bool) -> None:
+        replace = replace and not replica.incoming  # a failed new generation is the roll's to handle
         replica.state = "stopped"
         if replica in self.replicas:
             self.replicas.remove(replica)
@@ -283,6 +297,55 @@ class ReplicaSet:
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change()
+
+    # ------------------------------------------------------------------ reload
+
+    async def roll(self, root: Path, *, timeout_s: float | None = None) -> int:
+        """Replace every replica by one started from ``root`` without dropping a request; returns the new
+        generation. Raises ``RuntimeError`` (the old generation keeps serving) if the new one does not start."""
+        if self.rolling:
+            raise RuntimeError("a reload is already rolling in")
+        self.rolling = True
+        try:
+            count = max(self.current, 1)
+            incoming = [self._start(root=root, incoming=True) for _ in range(count)]
+            deadline = time.monotonic() + (timeout_s or self.start_timeout_s)
+            try:
+                while not all(r.state == "ready" for r in incoming):
+                    failed = [r for r in incoming if r.state == "stopped"]
+                    if failed:
+                        raise RuntimeError(f"replica {failed[0].rid} of the new generation exited before it was ready "
+                                           f"(exit code {failed[0].process.returncode}); see the replica log")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the new generation was not ready within "
+                                           f"{timeout_s or self.start_timeout_s:g} s")
+                    await asyncio.sleep(READY_POLL_S)
+            except BaseException:
+                for r in incoming:
+                    self._stop(r)
+                raise
+            old = [r for r in self.replicas if not r.incoming and r.state != "stopped"]
+            self.root = root
+            self.generation += 1
+            for r in incoming:
+                r.incoming = False
+            for r in old:
+                self._retire(r)
+        finally:
+            self.rolling = False
+        self.resize(self.desired)  # back to the desired count, standby included, from the new root
+        log.info("generation %d serves (%d replicas); %d of the previous generation leaving", self.generation,
+                 len(incoming), len(old))
+        return self.generation
+
+    def _retire(self, replica: Replica) -> None:
+        """Take ``replica`` out for good: it finishes the requests it holds, then stops."""
+        replica.standby = False
+        if replica.state == "starting" or (replica.state == "ready" and replica.outstanding == 0):
+            replica.state = "draining"
+            self._stop(replica)
+        elif replica.state == "ready":
+            replica.state = "draining"
 
     async def wait_ready(self, n: int, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s

@@ -15,6 +15,11 @@
   the counters above) and ``/v1/autoscaling`` (replicas and recent decisions as JSON) itself, and
   proxies everything else (authentication stays with the replicas).
 
+Reload (``serving.noderecord``): on SIGHUP (with a node record) the router re-reads the service from its
+project root as given (an API node's ``active`` link is followed again) and rolls a new generation of
+replicas in (``ReplicaSet.roll``); ``/v1/node`` answers the node record. Changes to ``autoscaling:``
+itself take effect when the node restarts.
+
 A request waits at most ``queue_timeout_s`` for a replica (then 503). A request whose connection was
 refused or closed before any response is retried once (scoring is idempotent); a leaving replica gets
 no new request, so none is lost to scale-in.
@@ -38,6 +43,7 @@ import httpx
 from tideflow.autoscaling.controller import Controller, Counters, DecisionEntry, DecisionLog
 from tideflow.autoscaling.policies import TideflowPolicy
 from tideflow.autoscaling.snapshot import MetricSample
+from tideflow.serving.noderecord import NODE_PATH, NodeRecorder, ReloadLoop
 from tideflow.serving.replicas import Replica, ReplicaSet
 from tideflow.serving.specs import ServiceSpec, load_service
 
@@ -54,7 +60,7 @@ INLINE_CONCURRENCY = 8  # requests one replica takes at once per in-process (wor
 # Idle client connections stay open longer than clients keep them (a load balancer's habit): a server that
 # closes an idle connection just as a client reuses it fails that request (uvicorn's default is 5 s).
 KEEP_ALIVE_S = 75
-LOCAL_PATHS = ("/healthz", "/readyz", "/metrics", "/v1/autoscaling")
+LOCAL_PATHS = ("/healthz", "/readyz", "/metrics", "/v1/autoscaling", NODE_PATH)
 
 
 def state_dir(project_root: Path, service: str) -> Path:
@@ -76,10 +82,14 @@ class Router:
 
     def __init__(self, project_root: Path, spec: ServiceSpec, *, port: int, concurrency: int | None = None,
                  queue_timeout_s: float | None = None, standby: int = 1,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, source_root: Path | None = None,
+                 recorder: NodeRecorder | None = None) -> None:
         if spec.autoscaling is None:
             raise ValueError(f"API service {spec.name!r} has no autoscaling: section")
         self.root = project_root
+        self.source_root = Path(source_root) if source_root is not None else Path(project_root)
+        self.recorder = recorder
+        self._reloads: ReloadLoop | None = None
         self.spec = spec
         self.auto = spec.autoscaling
         self.port = port
@@ -264,6 +274,10 @@ class Router:
         }
 
     def _local(self, path: str) -> tuple[int, bytes, bytes]:
+        if path == NODE_PATH:
+            info = self.recorder.info() if self.recorder is not None else {
+                "service": self.spec.name, "pid": os.getpid(), "mode": "autoscaled", "reload": None}
+            return 200, json.dumps(info).encode(), b"application/json"
         if path == "/healthz":
             return 200, b'{"status":"ok"}', b"application/json"
         if path == "/readyz":
@@ -295,8 +309,29 @@ class Router:
         self._stop.clear()
         self._task = asyncio.ensure_future(self.controller.run(self._stop))
         self._write_status()
+        if self.recorder is not None:
+            self._reloads = ReloadLoop(self.reload, self.recorder)
+            self._reloads.start()
+
+    async def reload(self) -> tuple[str, str]:
+        """Roll in replicas of what ``source_root`` holds now; returns (the root now served, a sentence)."""
+        root = Path(os.path.realpath(self.source_root))
+        spec = load_service(root, self.spec.name)
+        if spec.autoscaling is None:
+            raise ValueError(f"API service {spec.name!r} no longer has an autoscaling: section: restart the node "
+                             "to serve it as one process")
+        generation = await self.replicas.roll(root)
+        self.root = root
+        self.spec = spec
+        self.max_body = spec.limits.max_body_bytes
+        self.queue_timeout_s = max(e.timeout_s for e in spec.endpoints)
+        note = "" if spec.autoscaling == self.auto else "; changes to autoscaling: take effect at the next restart"
+        return str(root), f"serving {root} with replica generation {generation}{note}"
 
     async def close(self) -> None:
+        if self._reloads is not None:
+            await self._reloads.stop()
+            self._reloads = None
         self._stop.set()
         if self._task is not None:
             with contextlib.suppress(Exception):
@@ -331,13 +366,20 @@ async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], 
     await send({"type": "http.response.body", "body": body})
 
 
-def serve_autoscaled(project_root: str | Path, service: str, *, port: int = 8080, standby: int = 1) -> None:
-    """Run the router (and through it the replicas and the controller) on 127.0.0.1:``port`` until interrupted."""
+def serve_autoscaled(project_root: str | Path, service: str, *, port: int = 8080, standby: int = 1,
+                     record: Path | None = None) -> None:
+    """Run the router (and through it the replicas and the controller) on 127.0.0.1:``port`` until interrupted.
+
+    ``record``: write the node record there and reload on SIGHUP (``serving.noderecord``)."""
     import uvicorn
 
-    root = Path(project_root).resolve()
+    source = Path(project_root).absolute()
+    root = Path(os.path.realpath(source))
     spec = load_service(root, service)
-    router = Router(root, spec, port=port, standby=standby)
+    recorder = None
+    if record is not None:
+        recorder = NodeRecorder(Path(record), spec.name, f"http://127.0.0.1:{port}", "autoscaled", source, str(root))
+    router = Router(root, spec, port=port, standby=standby, source_root=source, recorder=recorder)
     config = uvicorn.Config(router, host="127.0.0.1", port=port, loop="uvloop", http="httptools", access_log=False,
                             log_level="warning", lifespan="on", timeout_graceful_shutdown=30,
                             timeout_keep_alive=KEEP_ALIVE_S)

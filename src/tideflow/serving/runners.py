@@ -72,35 +72,94 @@ def model_schema(state_dir: Path, model: str, version: int | None) -> tuple[int,
         return found.version, dict(found.input_schema)
 
 
-def _compiled(pipeline: Any) -> Any:
-    """The compiled scorer of ``pipeline`` when ``tideflow.models.scorers`` offers one, else None."""
+SCORER_DIR = "scorer"  # a version's compiled scorer, stored next to its pipeline.joblib
+
+
+def version_dir(state_dir: Path, model: str, version: int) -> Path | None:
+    """The directory of a saved version (where its compiled scorer is stored), None when unknown."""
+    from tideflow.models import Registry
+
     try:
-        from tideflow.models.scorers import compile_scorer  # type: ignore[import-not-found,unused-ignore]
+        with Registry(state_dir) as registry:
+            return registry.get(model, version).path
+    except ProjectError:
+        return None
+
+
+def compiled_scorer(pipeline: Any, stored: Path | None = None) -> Any:
+    """The compiled scorer (``tideflow.models.scorers``) of ``pipeline``, None when the model does not compile.
+
+    ``stored`` (a version's ``scorer`` directory): loaded from there when present (no recompiling: lleaves
+    takes seconds); otherwise compiled and written there for the next worker, replica or node. A version
+    never changes, so neither does its stored scorer.
+    """
+    try:
+        from tideflow.models.scorers import compile_scorer, load_scorer
     except ImportError:
         return None
+    if stored is not None and (stored / "scorer.json").is_file():
+        try:
+            return load_scorer(stored)
+        except Exception:  # an unreadable stored form is compiled again below
+            pass
     try:
         scorer = compile_scorer(pipeline)
     except Exception:  # an unsupported model falls back to the pipeline
         return None
-    # The runner calls the scikit-learn interface; a scorer without it (the Scorer protocol's
-    # predict returns named outputs) falls back to the pipeline until the runner speaks Scorer.
-    return scorer if hasattr(scorer, "predict_proba") else None
+    if stored is not None:
+        _store(scorer, stored)
+    return scorer
+
+
+def _store(scorer: Any, path: Path) -> None:
+    """Write ``scorer`` to ``path`` atomically (a temporary sibling, then a rename); a read-only or
+    concurrently written version directory is left as it is."""
+    import os
+    import shutil
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        scorer.save(tmp)
+        tmp.rename(path)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 _NUMPY_KIND = {"double": "float64", "integer": "int64", "boolean": "bool"}
 
 
 class PredictionRunner:
-    """A fitted scikit-learn pipeline (or its compiled scorer) over records with the model's input schema."""
+    """A fitted scikit-learn pipeline, or its compiled scorer, over records with the model's input schema.
 
-    def __init__(self, version: int, input_schema: dict[str, str], pipeline: Any, *, output: str = "auto") -> None:
+    The compiled scorer (preprocessing + model, equal to the pipeline's predictions to 1e-6) scores when
+    the model compiles and its inputs are in the schema: one record goes through ``predict_one`` (no
+    DataFrame), several through one ``predict`` over columns. Otherwise the pipeline scores a DataFrame.
+    """
+
+    def __init__(self, version: int, input_schema: dict[str, str], pipeline: Any, *, output: str = "auto",
+                 scorer_dir: Path | None = None) -> None:
         self.version = str(version)
         self.input_schema: dict[str, str] | None = input_schema
         self.pipeline = pipeline
-        self.scorer = _compiled(pipeline)
         classes = getattr(pipeline, "classes_", None)
         self.classes = [_py(c) for c in classes] if classes is not None else None
         self.proba = output != "predict" and self.classes is not None and hasattr(pipeline, "predict_proba")
+        scorer = compiled_scorer(pipeline, scorer_dir)
+        if scorer is not None and not self._fits(scorer):
+            scorer = None
+        self.scorer = scorer
+        # the scorer's probability outputs, in the order of ``classes``
+        self.proba_names = [f"proba_{c}" for c in self.classes or []]
+
+    def _fits(self, scorer: Any) -> bool:
+        """The scorer can answer for this endpoint: its inputs are in the schema, its classes are the model's."""
+        schema = self.input_schema or {}
+        if any(c not in schema for c in scorer.input_columns):
+            return False
+        if self.proba:
+            return [f"proba_{c}" for c in self.classes or []] == list(scorer.output_names[1:])
+        return True
 
     def frame(self, records: list[Record]) -> Any:
         import numpy as np
@@ -120,19 +179,52 @@ class PredictionRunner:
         return pd.DataFrame(columns)
 
     def __call__(self, records: list[Record]) -> list[Record]:
+        if self.scorer is not None:
+            outputs = self._scored(records)
+            if outputs is not None:
+                return outputs
         frame = self.frame(records)
-        model = self.scorer if self.scorer is not None else self.pipeline
+        model = self.pipeline
         if self.proba and self.classes is not None:
-            proba = model.predict_proba(frame)
-            best = proba.argmax(axis=1)
-            labels = self.classes
-            if len(labels) == 2:
-                return [{"prediction": labels[int(b)], "probability": float(p[1])} for b, p in zip(best, proba,
-                                                                                                   strict=True)]
-            return [{"prediction": labels[int(b)], "probabilities": {str(c): float(x) for c, x in zip(labels, p,
-                                                                                                        strict=True)}}
-                    for b, p in zip(best, proba, strict=True)]
+            return self._outputs(model.predict_proba(frame))
         return [{"prediction": _py(v)} for v in model.predict(frame)]
+
+    def _scored(self, records: list[Record]) -> list[Record] | None:
+        """Outputs from the compiled scorer; None (the pipeline decides) when it gave no number (NaN): an
+        input the model cannot take, e.g. a null without imputation, on which the pipeline raises."""
+        scorer = self.scorer
+        if len(records) == 1:
+            one = scorer.predict_one(records[0])
+            if not self.proba:
+                value = _py(one["prediction"])
+                return None if value != value else [{"prediction": value}]
+            proba = [[float(one[name]) for name in self.proba_names]]
+        else:
+            import numpy as np
+
+            columns = {c: [r[c] for r in records] for c in scorer.input_columns}
+            out = scorer.predict(columns)
+            if not self.proba:
+                values = [_py(v) for v in out["prediction"]]
+                return None if any(v != v for v in values) else [{"prediction": v} for v in values]
+            proba = np.column_stack([out[name] for name in self.proba_names]).tolist()
+        if any(x != x for p in proba for x in p):
+            return None
+        return self._outputs(proba)
+
+    def _outputs(self, proba: Any) -> list[Record]:
+        """Rows of class probabilities -> outputs; the label is the most probable class (first on a tie)."""
+        labels = self.classes or []
+        if len(labels) == 2:
+            return [{"prediction": labels[1] if float(p[1]) > float(p[0]) else labels[0], "probability": float(p[1])}
+                    for p in proba]
+        out = []
+        for p in proba:
+            values = [float(x) for x in p]
+            best = max(range(len(values)), key=values.__getitem__)
+            out.append({"prediction": labels[best],
+                        "probabilities": {str(c): x for c, x in zip(labels, values, strict=True)}})
+        return out
 
 
 def _py(value: Any) -> Any:
@@ -299,7 +391,9 @@ def build_runner(target: RunnerTarget, loader: ModelLoader = registry_loader, wo
     if isinstance(spec, PredictionEndpoint):
         wanted = None if target.version == "active" else int(target.version)
         version, schema, pipeline = loader(root / ".tide", spec.model, wanted)
-        return PredictionRunner(version, schema, pipeline, output=spec.output)
+        stored = version_dir(root / ".tide", spec.model, version) if loader is registry_loader else None
+        return PredictionRunner(version, schema, pipeline, output=spec.output,
+                                scorer_dir=None if stored is None else stored / SCORER_DIR)
     if isinstance(spec, FunctionEndpoint):
         file, function = spec.target(target.version)
         inputs: dict[str, str] | None = dict(spec.inputs) if spec.inputs is not None else None

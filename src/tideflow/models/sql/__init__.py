@@ -8,7 +8,7 @@
 Pure: sqlglot and the fitted model only, no database drivers.
 """
 
-from tideflow.models.sql.compile import DIALECTS, ModelSQL, compile_model, compile_plan
+from tideflow.models.sql.compile import DIALECTS, ModelSQL, compile_model, compile_plan, deep_recursion
 from tideflow.models.sql.plan import Feature, LinearPlan, ModelPlan, Tree, TreesPlan, plan_model, proba_name
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "TreesPlan",
     "compile_model",
     "compile_plan",
+    "deep_recursion",
     "plan_model",
     "proba_name",
 ]

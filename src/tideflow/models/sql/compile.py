@@ -150,7 +150,7 @@ class ModelSQL:
         _check_dialect(dialect)
         if dialect not in self._cache:
             gen = _generator(dialect)
-            with _deep_recursion():
+            with deep_recursion():
                 self._cache[dialect] = {name: gen(e) for name, e in self.outputs.items()}
         return dict(self._cache[dialect])
 
@@ -170,7 +170,7 @@ class ModelSQL:
 
         source = f"{ident(schema)}.{ident(table)}" if schema else ident(table)
         gen = _generator(dialect)
-        with _deep_recursion():
+        with deep_recursion():
             margin_sql = [gen(m) for m in self.margins]
             outer = [gen(self.over_margins[n]) for n in names]
         inner = [ident(k) for k in keep] + [f"{m} AS {ident(f'__margin_{i}')}" for i, m in enumerate(margin_sql)]
@@ -209,7 +209,8 @@ def _check_dialect(dialect: str) -> None:
 
 
 @contextmanager
-def _deep_recursion() -> Iterator[None]:
+def deep_recursion() -> Iterator[None]:
+    """Model expressions nest deeply (a tree is nested CASEs): room for sqlglot's recursion."""
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 50_000))
     try:
@@ -220,7 +221,7 @@ def _deep_recursion() -> Iterator[None]:
 
 def compile_plan(plan: ModelPlan) -> ModelSQL:
     """One expression per output of ``plan``: ``prediction`` and ``proba_<class>`` per class."""
-    with _deep_recursion():
+    with deep_recursion():
         margins = margins_sql(plan)
         outputs = _outputs(plan, margins)
         refs: list[exp.Expression] = [column(f"__margin_{i}") for i in range(len(margins))]
