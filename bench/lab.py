@@ -56,24 +56,26 @@ AUC_GAP = 0.005
 BRACKET = 9  # ASHA brackets of the Bayesian search: reduction factor 3, rungs 1/9, 1/3, 1
 SECONDS_SHARE = 0.40
 
-# (a) The trials: each about 2-3 s with one thread on a quiet machine of this kind (longer under load).
-ROWS_A = 20_000
+# (a) The trials: each at least 2 s with one thread on a quiet machine of this kind (0.8-1.3 s with 40%
+# fewer trees at 20,000 rows, measured quiet on 2026-11-22). Longer trials come from more trees rather
+# than more rows: at 60,000 rows two trials at once slowed each other by ~20% (memory bandwidth).
+ROWS_A = 30_000
 TRIALS_A: list[tuple[str, dict[str, Any]]] = [
-    ("lightgbm", {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 63, "min_child_samples": 20,
+    ("lightgbm", {"n_estimators": 500, "learning_rate": 0.05, "num_leaves": 63, "min_child_samples": 20,
                   "subsample": 0.8, "colsample_bytree": 0.8, "reg_lambda": 1.0}),
-    ("random_forest", {"n_estimators": 25, "max_depth": 12, "min_samples_leaf": 2, "max_features": 0.3}),
-    ("lightgbm", {"n_estimators": 300, "learning_rate": 0.03, "num_leaves": 31, "min_child_samples": 10,
+    ("random_forest", {"n_estimators": 40, "max_depth": 12, "min_samples_leaf": 2, "max_features": 0.3}),
+    ("lightgbm", {"n_estimators": 900, "learning_rate": 0.03, "num_leaves": 31, "min_child_samples": 10,
                   "subsample": 0.9, "colsample_bytree": 0.7, "reg_lambda": 0.1}),
-    ("random_forest", {"n_estimators": 20, "max_depth": 16, "min_samples_leaf": 1, "max_features": 0.35}),
-    ("lightgbm", {"n_estimators": 150, "learning_rate": 0.1, "num_leaves": 96, "min_child_samples": 30,
+    ("random_forest", {"n_estimators": 32, "max_depth": 16, "min_samples_leaf": 1, "max_features": 0.35}),
+    ("lightgbm", {"n_estimators": 380, "learning_rate": 0.1, "num_leaves": 96, "min_child_samples": 30,
                   "subsample": 0.7, "colsample_bytree": 0.9, "reg_lambda": 3.0}),
-    ("random_forest", {"n_estimators": 30, "max_depth": 10, "min_samples_leaf": 4, "max_features": 0.3}),
-    ("lightgbm", {"n_estimators": 250, "learning_rate": 0.05, "num_leaves": 48, "min_child_samples": 15,
+    ("random_forest", {"n_estimators": 48, "max_depth": 10, "min_samples_leaf": 4, "max_features": 0.3}),
+    ("lightgbm", {"n_estimators": 620, "learning_rate": 0.05, "num_leaves": 48, "min_child_samples": 15,
                   "subsample": 0.8, "colsample_bytree": 0.8, "reg_lambda": 0.5}),
-    ("random_forest", {"n_estimators": 25, "max_depth": 14, "min_samples_leaf": 2, "max_features": 0.3}),
-    ("lightgbm", {"n_estimators": 400, "learning_rate": 0.02, "num_leaves": 24, "min_child_samples": 25,
+    ("random_forest", {"n_estimators": 40, "max_depth": 14, "min_samples_leaf": 2, "max_features": 0.3}),
+    ("lightgbm", {"n_estimators": 1000, "learning_rate": 0.02, "num_leaves": 24, "min_child_samples": 25,
                   "subsample": 0.85, "colsample_bytree": 0.75, "reg_lambda": 1.5}),
-    ("random_forest", {"n_estimators": 26, "max_depth": 12, "min_samples_leaf": 3, "max_features": 0.35}),
+    ("random_forest", {"n_estimators": 42, "max_depth": 12, "min_samples_leaf": 3, "max_features": 0.35}),
 ]
 
 # (b) The searches: the Lab's LightGBM default space, same seed, same split; only strategy and stopping differ.
