@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -96,8 +97,15 @@ def test_the_ray_serve_config_deploys_serves_and_scales(tmp_path: Path) -> None:
     port = free_port()
     with open_runtime(ComputeSpec(num_cpus=2)):
         try:
-            # small CPU shares: three replicas fit on this 2-CPU machine (each works 50 ms per request)
-            deploy(config, port=port, factory_kwargs={"workers": 1}, ray_actor_options={"num_cpus": 0.25})
+            # no CPU reservation: the replicas must place even when the suite's shared runtime has its
+            # CPUs reserved by warm worker pools of other tests (each replica works 50 ms per request)
+            # serve.run blocks until the app is healthy: bound it, so a replica that cannot start fails the test
+            started = threading.Thread(target=deploy, args=(config,), daemon=True,
+                                       kwargs={"port": port, "factory_kwargs": {"workers": 1},
+                                               "ray_actor_options": {"num_cpus": 0}})
+            started.start()
+            started.join(timeout=180)
+            assert not started.is_alive(), "the Ray Serve application did not become ready within 180 s"
             base = f"http://127.0.0.1:{port}"
             wait_for(lambda: num_replicas("svc") == 1, 120, "the first replica")
             first = httpx.post(f"{base}/v1/endpoints/work/predict", json={"x": 41}, timeout=60)
