@@ -5,7 +5,9 @@ One run, three servers, each in its own process, scoring the same saved model ve
   - bare:      the limit - a bare Starlette app on uvicorn (uvloop + httptools) calling the fastest compiled
                scorer (loaded from the version's stored ``scorer/``, as the API node loads it), nothing else;
   - API node:  ``tide api serve`` with its features on: API-key auth, input validation, Prometheus metrics,
-               the query log, one worker process for the endpoint (native protocol, one record per request);
+               the query log (native protocol, one record per request), twice: the endpoint scoring in one
+               worker process (the default; a slow or crashing model cannot stall the HTTP loop), and in the
+               server process (``workers: 0``: the least CPU per request, one core's worth of requests/s);
   - Ray Serve: a local Ray (2 CPUs, no dashboard) with one deployment replica wrapping the pipeline's own
                ``predict_proba`` (a one-row DataFrame per request).
 
@@ -51,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KEY = "bench-key-0123456789abcdef"
 MODEL = "fraud"
 SERVICE = "bench"
+SERVICE_INLINE = "bench_inline"
 ENDPOINT = "score"
 LEVELS = (16, 64)
 
@@ -122,7 +125,12 @@ def make_project(root: Path) -> tuple[Path, dict[str, Any], str]:
     (root / "api" / f"{SERVICE}.yaml").write_text(
         "description: single-row fraud scoring (bench/serving.py)\n"
         "api_keys:\n  - {name: bench, env: TIDE_BENCH_KEY}\n"
-        f"endpoints:\n  - {{name: {ENDPOINT}, type: prediction, model: {MODEL}, workers: 1}}\n"
+        f"endpoints:\n  - {{name: {ENDPOINT}, type: prediction, model: {MODEL}}}\n"
+        "query_log: {enabled: true, sample_rate: 1.0}\n")
+    (root / "api" / f"{SERVICE_INLINE}.yaml").write_text(
+        "description: the same endpoint in the server process (bench/serving.py)\n"
+        "api_keys:\n  - {name: bench, env: TIDE_BENCH_KEY}\n"
+        f"endpoints:\n  - {{name: {ENDPOINT}, type: prediction, model: {MODEL}, workers: 0}}\n"
         "query_log: {enabled: true, sample_rate: 1.0}\n")
     train, y = fraud_frame(20_000, 1)
     test, y_test = fraud_frame(5_000, 2)
@@ -590,26 +598,37 @@ def targets_table(rows: list[Row]) -> list[tuple[str, bool, str]]:
         ratio = node16["rps"] / bare16["rps"]
         out.append(("(also) API node >= 70% of the bare limit's requests/s at concurrency 16", ratio >= 0.7,
                     f"{ratio:.0%} ({node16['rps']:,.0f} vs {bare16['rps']:,.0f} req/s)"))
+    inline64 = find(rows, NODE_INLINE, 64)
+    if inline64 and bare64:
+        ratio = inline64["rps"] / bare64["rps"]
+        out.append(("(also) API node, endpoint in the server process (workers: 0), >= 70% of the bare limit "
+                    "(concurrency 64)", ratio >= 0.7,
+                    f"{ratio:.0%} ({inline64['rps']:,.0f} vs {bare64['rps']:,.0f} req/s)"))
     return out
 
 
+def mean_cpu(rows: list[Row], target: str, key: str) -> float | None:
+    found = [row.r[key] for row in rows if row.target == target]
+    return sum(found) / len(found) if found else None
+
+
 def limits_sentence(rows: list[Row]) -> str:
-    node_rows = [row.r for row in rows if row.target == NODE]
-    bare_rows = [row.r for row in rows if row.target == BARE]
-    if not node_rows or not bare_rows:
+    main, tree = mean_cpu(rows, NODE, "main_cpu_us"), mean_cpu(rows, NODE, "server_cpu_us")
+    bare = mean_cpu(rows, BARE, "server_cpu_us")
+    if main is None or tree is None or bare is None:
         return ""
-    node_main = sum(r["main_cpu_us"] for r in node_rows) / len(node_rows)
-    node_all = sum(r["server_cpu_us"] for r in node_rows) / len(node_rows)
-    bare_all = sum(r["server_cpu_us"] for r in bare_rows) / len(bare_rows)
-    return (f"What limits the API node: its server process (HTTP, auth, validation, metrics, query log, the "
-            f"hand-off to the worker) spends {node_main:.0f} µs of CPU per request and its worker "
-            f"{node_all - node_main:.0f} µs (scoring, framing), against {bare_all:.0f} µs for the whole bare server "
-            "(mean over the cells). One event loop saturates one core, so the server process caps the node near "
-            f"{1e6 / node_main:,.0f} req/s on an otherwise idle core, and the bare server near {1e6 / bare_all:,.0f}. "
-            "When the CPU is the limit (2 vCPUs shared by the load generator, the server and the worker), the whole "
-            "tree's CPU per request decides: the node's hand-off to its worker process (a socket write and read "
-            "on each side, a wake-up per burst of requests) is what the bare server does not pay, and its cost "
-            "grows when the host is busy.")
+    text = (f"What limits the API node: its server process (HTTP, auth, validation, metrics, query log, the hand-off "
+            f"to the worker) spends {main:.0f} µs of CPU per request and its worker {tree - main:.0f} µs (scoring, "
+            f"framing), against {bare:.0f} µs for the whole bare server (mean over the cells). The two processes "
+            "work in parallel, so on 2 vCPUs the node can pass the bare server, whose one event loop does "
+            "everything on one core; it pays for that in CPU per request (the hand-off: a socket write and read on "
+            "each side, a wake-up per burst of requests). The native route skips Starlette's router and "
+            "middleware and the metrics take no lock: that is what brought the server process's share down.")
+    inline = mean_cpu(rows, NODE_INLINE, "server_cpu_us")
+    if inline is not None:
+        text += (f" With the endpoint in the server process (`workers: 0`) one event loop does all of it in "
+                 f"{inline:.0f} µs: less CPU per request, one core's worth of requests/s.")
+    return text
 
 
 def print_table(rows: list[Row], ceiling: dict[str, Any] | None) -> None:
@@ -662,11 +681,13 @@ def render(rows: list[Row], ceiling: dict[str, Any] | None, info: dict[str, Any]
              f"compiled scorer (`{info['scorer']}`, loaded from the version's stored `scorer/`) in-process; nothing "
              "else.",
              "- **API node**: `tide api serve` - API-key auth, body limit, native JSON protocol, validation against "
-             "the input schema, Prometheus metrics, query log (every request), one worker process for the endpoint "
-             "(the same stored compiled scorer, `predict_one`).",
+             "the input schema, Prometheus metrics, query log (every request); the same stored compiled scorer "
+             "(`predict_one`). **worker process**: the default, one worker process for the endpoint (a slow or "
+             "crashing model cannot stall the HTTP loop); **in-process**: `workers: 0`, scoring on the server's "
+             "event loop.",
              "- **Ray Serve**: local Ray (`num_cpus=2`, no dashboard), one replica (1 CPU) wrapping the pipeline's "
              "own `predict_proba` on a one-row DataFrame, through Ray Serve's HTTP proxy. Started after the other "
-             "two servers were stopped.", "",
+             "servers were stopped.", "",
              "| target | concurrency | requests | req/s | p50 ms | p99 ms | failed | vs bare | server MB (PSS) "
              "| server CPU µs/req | load generator CPU µs/req |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -685,7 +706,7 @@ def render(rows: list[Row], ceiling: dict[str, Any] | None, info: dict[str, Any]
                   f"server (raw asyncio, no framework), {ceiling['loadgen_cpu_us']:.0f} µs of its CPU per "
                   f"request{share}. On 2 cores the load generator and the server share the CPU: every target "
                   "pays the load generator's CPU per request.", ""]
-    lines += ["Server MB: proportional set size of the server's whole process tree (API node: server + worker; "
+    lines += ["Server MB: proportional set size of the server's whole process tree (API node: server + worker if any; "
               "Ray Serve: the driver, GCS, raylet, Serve controller, proxy and replica). Server CPU µs/req: CPU time "
               "of that tree per request sent - a cost per request that moves less with the machine's load than "
               "requests/s.", ""]
@@ -716,7 +737,8 @@ def write_section(text: str) -> None:
 
 # ----------------------------------------------------------------------------------------- main
 
-BARE, NODE, RAY = "bare Starlette (limit)", "API node (native)", "Ray Serve (predict_proba)"
+BARE, NODE, RAY = "bare Starlette (limit)", "API node (worker process)", "Ray Serve (predict_proba)"
+NODE_INLINE = "API node (in-process)"
 
 
 def load_text() -> str:
@@ -765,10 +787,16 @@ def main() -> None:
                                 str(root)], port, f"/v1/endpoints/{ENDPOINT}/predict", body,
                          {"Authorization": f"Bearer {KEY}"}, logs / "node.log", env)
             servers.append(node)
+            inline = start(NODE_INLINE, [*node_cmd, "api", "serve", SERVICE_INLINE, "--port",
+                                         str(port := free_port()), "--project", str(root)], port,
+                           f"/v1/endpoints/{ENDPOINT}/predict", body, {"Authorization": f"Bearer {KEY}"},
+                           logs / "inline.log", env)
+            servers.append(inline)
             wait_answering(fixed, 60)
             print("servers starting ...", flush=True)
             answers[BARE] = float(wait_answering(bare, 180)["probability"])
             answers[NODE] = float(wait_answering(node, 300)["output"]["probability"])
+            answers[NODE_INLINE] = float(wait_answering(inline, 300)["output"]["probability"])
             for t in servers:
                 remember(t)
             if httpx.post(node.url, content=body, timeout=10).status_code != 401:
@@ -778,7 +806,7 @@ def main() -> None:
                   "per request)", flush=True)
             stop(fixed)
             for concurrency in levels:
-                for target in (bare, node):
+                for target in (bare, node, inline):
                     r = run_cell(target, concurrency, args)
                     rows.append(Row(target.name, concurrency, r))
                     print(f"{target.name:28} c={concurrency:3} {r['rps']:8,.0f} req/s  p50 {r['p50_ms']:7.2f} ms  "
@@ -803,7 +831,7 @@ def main() -> None:
                           f"p99 {r['p99_ms']:7.2f} ms  failed {r['failed']} {r['statuses'] or ''}", flush=True)
             finally:
                 stop(ray, timeout_s=90)
-    rows.sort(key=lambda row: (row.concurrency, [BARE, NODE, RAY].index(row.target)))
+    rows.sort(key=lambda row: (row.concurrency, [BARE, NODE, NODE_INLINE, RAY].index(row.target)))
     spread = max(answers.values()) - min(answers.values()) if answers else 0.0
     info["answers"] = (", ".join(f"{k} {v:.9f}" for k, v in answers.items())
                        + f" (max difference {spread:.1e})")

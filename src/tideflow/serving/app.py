@@ -20,11 +20,13 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tideflow.errors import TideflowError
 from tideflow.serving import errors as E
@@ -120,42 +122,88 @@ class ApiNode:
         self.keys.check(presented_key(headers.get("authorization"), headers.get("x-api-key")))
 
     async def body(self, request: Request) -> bytes:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            raise E.PayloadTooLarge(f"the body of {length} bytes is over the limit of {self.max_body} bytes")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise E.PayloadTooLarge(f"the body is over the limit of {self.max_body} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_body(request.headers.get("content-length"), request.stream(), self.max_body)
 
     async def scored(self, request: Request, protocol: str, endpoint: str,
                      call: Callable[[DataPlane, bytes], Awaitable[dict[str, Any]]]) -> Response:
-        """Auth, body, adapter, metrics; errors through ``error_response``. The request keeps the data
-        plane it started on (a reload waits for it before closing that plane)."""
+        """A scoring route on Starlette (the v2 and MLflow protocols)."""
+        headers = request.headers
+        payload, error = await self.score(protocol, endpoint, headers.get("authorization"), headers.get("x-api-key"),
+                                          lambda: self.body(request), call)
+        return _json(payload) if error is None else error
+
+    async def score(self, protocol: str, endpoint: str, authorization: str | None, api_key: str | None,
+                    body: Callable[[], Awaitable[bytes]],
+                    call: Callable[[DataPlane, bytes], Awaitable[dict[str, Any]]]) -> tuple[Any, Response | None]:
+        """Auth, body, adapter, metrics: (the payload, None) or (None, the error's answer), errors through
+        ``error_response``. The request keeps the data plane it started on (a reload waits for it before
+        closing that plane)."""
         label = endpoint if endpoint in self.names else "_unknown"
         started = time.perf_counter()
         gauge = self.metrics.in_flight(label)
         gauge.inc()
         plane = self.plane
         self._using[id(plane)] = self._using.get(id(plane), 0) + 1
+        payload: Any = None
+        error: Response | None = None
         try:
-            self.auth(request)
-            response = _json(await call(plane, await self.body(request)))
+            self.keys.check(presented_key(authorization, api_key))
+            payload = await call(plane, await body())
         except Exception as exc:
-            response = error_response(request, exc, flat=protocol == "v2")
+            error = error_response(None, exc, flat=protocol == "v2")
         finally:
             gauge.dec()
             self._using[id(plane)] -= 1
-        self.metrics.requests(label, protocol, str(response.status_code)).inc()
+        self.metrics.requests(label, protocol, "200" if error is None else str(error.status_code)).inc()
         self.metrics.latency(label, protocol).observe(time.perf_counter() - started)
-        return response
+        return payload, error
+
+    async def native_asgi(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        """``POST /v1/endpoints/{name}/predict`` as plain ASGI, ahead of Starlette's routing and middleware
+        (the hot path of the node: the same auth, limits, validation, metrics and query log as every route)."""
+        authorization = api_key = length = None
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                authorization = authorization or value.decode("latin-1")
+            elif key == b"x-api-key":
+                api_key = api_key or value.decode("latin-1")
+            elif key == b"content-length":
+                length = length or value.decode("latin-1")
+        query = scope.get("query_string") or b""
+        params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else {}
+        disconnected = False
+
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal disconnected
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    disconnected = True
+                    raise E.BadRequest("the client closed the connection before the body ended")
+                yield message.get("body", b"")
+                if not message.get("more_body", False):
+                    return
+
+        payload, error = await self.score(
+            "native", name, authorization, api_key, lambda: read_body(length, chunks(), self.max_body),
+            lambda plane, body: native.predict(plane, name, body, version=params.get("version"),
+                                               sticky=params.get("sticky")))
+        if disconnected:
+            return
+        if error is not None:
+            await error(scope, receive, send)
+            return
+        content = dumps(payload)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(content)).encode("latin-1"))]})
+        await send({"type": "http.response.body", "body": content})
 
     # ------------------------------------------------------------------ routes
 
     async def native_predict(self, request: Request) -> Response:
+        """The native route on Starlette: ``FastPredict`` answers every POST before it; this one gives
+        other methods their 405 and serves an app mounted without ``FastPredict``."""
         name = request.path_params["name"]
         q = request.query_params if request.scope.get("query_string") else {}
         return await self.scored(request, "native", name, lambda plane, body: native.predict(
@@ -298,7 +346,8 @@ class ApiNode:
             await self._stop_share()
             await self.plane.close()
 
-    def app(self) -> Starlette:
+    def app(self) -> ASGIApp:
+        """The node's ASGI app: native predictions first (``native_asgi``), everything else through Starlette."""
         routes = [
             Route("/v1/endpoints/{name}/predict", self.native_predict, methods=["POST"]),
             Route("/v2/models/{name}/infer", self.v2_infer, methods=["POST"]),
@@ -320,7 +369,53 @@ class ApiNode:
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route(NODE_PATH, self.node_info, methods=["GET"]),
         ]
-        return Starlette(routes=routes, lifespan=self.lifespan, exception_handlers={Exception: _error_handler})
+        return FastPredict(self, Starlette(routes=routes, lifespan=self.lifespan,
+                                           exception_handlers={Exception: _error_handler}))
+
+
+async def read_body(length: str | None, chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """A request body within ``limit`` bytes: refused early by its Content-Length, else while it streams."""
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise E.PayloadTooLarge(f"the body of {length} bytes is over the limit of {limit} bytes")
+    parts, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise E.PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+class FastPredict:
+    """``POST /v1/endpoints/{name}/predict`` straight to ``ApiNode.native_asgi``; the rest to ``app``.
+
+    Starlette's router, middleware and Request/Response objects cost about as much CPU per request as
+    scoring a 200-tree model with the compiled scorer; the one hot route skips them. Paths are matched
+    as Starlette matches them (``{name}`` is one path segment, ``root_path`` removed)."""
+
+    PREFIX, SUFFIX = "/v1/endpoints/", "/predict"
+
+    def __init__(self, node: ApiNode, app: Starlette) -> None:
+        self.node = node
+        self.app = app
+        self.state = app.state
+        self.router = app.router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root):]
+            if path.startswith(self.PREFIX) and path.endswith(self.SUFFIX):
+                name = path[len(self.PREFIX):-len(self.SUFFIX)]
+                if name and "/" not in name:
+                    try:
+                        await self.node.native_asgi(scope, receive, send, name)
+                    except Exception as exc:  # never a traceback to the client
+                        await error_response(None, exc)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def _other_services(root: Path, service: str) -> list[ServiceSpec]:
@@ -333,7 +428,7 @@ def _other_services(root: Path, service: str) -> list[ServiceSpec]:
 
 
 def create_app(project_root: str | Path, service: str, *, workers: int | None = None,
-               start_method: str = "spawn") -> Starlette:
+               start_method: str = "spawn") -> ASGIApp:
     """The Starlette app of ``api/<service>.yaml``; worker pools start with the app's lifespan."""
     root = Path(project_root).resolve()
     spec = load_service(root, service)
@@ -358,6 +453,7 @@ def serve(project_root: str | Path, service: str, *, port: int = 8080, workers: 
     node = ApiNode(root, spec, workers=workers, others=_other_services(root, service), source_root=source,
                    recorder=recorder)
     config = uvicorn.Config(node.app(), host=host, port=port, loop="uvloop", http="httptools", access_log=False,
+                            proxy_headers=False,  # no client address is used: skip X-Forwarded-* parsing
                             log_level="warning", lifespan="on", timeout_graceful_shutdown=30)
     import gc
 
