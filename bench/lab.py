@@ -55,6 +55,7 @@ SPEEDUP_TARGET = 1.6
 AUC_GAP = 0.005
 BRACKET = 9  # ASHA brackets of the Bayesian search: reduction factor 3, rungs 1/9, 1/3, 1
 SECONDS_SHARE = 0.40
+BUDGET_SHARE = 0.30  # the budgeted run: budget.trial_seconds = this share of the baseline's trial-seconds
 
 # (a) The trials: each at least 2 s with one thread on a quiet machine of this kind (0.8-1.3 s with 40%
 # fewer trees at 20,000 rows, measured quiet on 2026-11-22). Longer trials come from more trees rather
@@ -97,8 +98,10 @@ def random_spec(trials: int) -> str:
     return SEARCH_BASE + f"strategy: random\nbudget: {{trials: {trials}}}\nearly_stopping: {{method: none}}\n"
 
 
-def bayes_spec(trials: int) -> str:
-    return SEARCH_BASE + (f"strategy: bayesian\nbudget: {{trials: {trials}}}\n"
+def bayes_spec(trials: int, trial_seconds: float | None = None) -> str:
+    budget = f"{{trials: {trials}}}" if trial_seconds is None else \
+        f"{{trials: {trials}, trial_seconds: {trial_seconds:.3f}}}"
+    return SEARCH_BASE + (f"strategy: bayesian\nbudget: {budget}\n"
                           "early_stopping: {method: asha, reduction_factor: 3}\n")
 
 
@@ -452,7 +455,7 @@ def run_search(root: Path, name: str, runtime: Any, label: str, trials: int) -> 
         if event.kind != "trial":
             return
         for row in event.rows:
-            if row.status in ("complete", "pruned", "failed") and row.trial_id not in seen:
+            if row.status in ("complete", "pruned", "stopped", "failed") and row.trial_id not in seen:
                 seen.add(row.trial_id)
                 if row.status == "complete" and row.score is not None:
                     best.append(row.score)
@@ -471,7 +474,8 @@ def run_search(root: Path, name: str, runtime: Any, label: str, trials: int) -> 
     return SearchResult(name, result.trials, wall, test_auc, top, cpu)
 
 
-def bench_search(rt: Any, pool: Any, workdir: Path, rows: int, trials: int) -> tuple[SearchResult, SearchResult]:
+def bench_search(rt: Any, pool: Any, workdir: Path, rows: int,
+                 trials: int) -> tuple[SearchResult, SearchResult, SearchResult]:
     log(f"(b) project with {rows:,} rows x 20 features; {trials} trials per search")
     root = make_search_project(workdir / "search", rows, trials)
     runtime = WarmRuntime(rt, pool)
@@ -482,7 +486,13 @@ def bench_search(rt: Any, pool: Any, workdir: Path, rows: int, trials: int) -> t
     bayes = run_search(root, "bayes_asha", runtime, "bayesian+asha", trials)
     log(f"(b) bayesian+asha: best AUC {bayes.best:.4f}, {bayes.trial_seconds:.1f} trial-s, "
         f"{bayes.wall_s:.1f} s wall")
-    return random, bayes
+    budget = BUDGET_SHARE * random.trial_seconds
+    (root / "models" / "bayes_budget.yaml").write_text(bayes_spec(trials, budget))
+    log(f"(b) Bayesian (TPE) + ASHA with budget.trial_seconds = {budget:.1f} ({BUDGET_SHARE:.0%} of the baseline's)")
+    budgeted = run_search(root, "bayes_budget", runtime, "bayesian+asha, budgeted", trials)
+    log(f"(b) budgeted: best AUC {budgeted.best:.4f}, {budgeted.trial_seconds:.1f} trial-s, "
+        f"{budgeted.wall_s:.1f} s wall")
+    return random, bayes, budgeted
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -516,14 +526,15 @@ def table_a(a: ParallelResult) -> tuple[Table, list[str]]:
     return table, md
 
 
-def table_b(random: SearchResult, bayes: SearchResult) -> tuple[Table, list[str]]:
+def table_b(random: SearchResult, bayes: SearchResult, budgeted: SearchResult) -> tuple[Table, list[str]]:
     header = ["search", "trials", "at full resource", "best val. AUC", "gap to baseline", "trial-s", "vs baseline",
               "worker CPU s", "vs baseline", "wall s", "test AUC (refit)"]
     table = Table(title=f"(b) LightGBM, {len(random.trials)}-trial budget, same data, split, space and seed")
     for h in header:
         table.add_column(h, justify="left" if h == "search" else "right")
     md = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
-    for label, s in (("random, no early stopping (baseline)", random), ("Bayesian (TPE) + ASHA", bayes)):
+    for label, s in (("random, no early stopping (baseline)", random), ("Bayesian (TPE) + ASHA", bayes),
+                     (f"Bayesian (TPE) + ASHA, budget.trial_seconds {BUDGET_SHARE:.0%} of the baseline's", budgeted)):
         cells = [label, str(len(s.trials)), str(len(s.full)), f"{s.best:.4f}", f"{s.best - random.best:+.4f}",
                  f"{s.trial_seconds:.1f}", f"{s.trial_seconds / random.trial_seconds:.0%}", f"{s.cpu_s:.1f}",
                  f"{s.cpu_s / random.cpu_s:.0%}", f"{s.wall_s:.1f}",
@@ -533,7 +544,10 @@ def table_b(random: SearchResult, bayes: SearchResult) -> tuple[Table, list[str]
     return table, md
 
 
-def targets(a: ParallelResult, random: SearchResult, bayes: SearchResult) -> list[tuple[str, bool, str]]:
+def targets(a: ParallelResult, random: SearchResult, bayes: SearchResult,
+            budgeted: SearchResult) -> list[tuple[str, bool, str]]:
+    used = budgeted.trial_seconds / random.trial_seconds
+    gap = budgeted.best - random.best
     share = bayes.trial_seconds / random.trial_seconds
     diff = bayes.best - random.best  # as in the table: Bayesian + ASHA minus the baseline
     reached = bayes.seconds_to_reach(random.best - AUC_GAP, BRACKET)
@@ -552,6 +566,11 @@ def targets(a: ParallelResult, random: SearchResult, bayes: SearchResult) -> lis
          f"<= {SECONDS_SHARE:.0%} of the trial-seconds", diff >= -AUC_GAP and share <= SECONDS_SHARE,
          f"AUC {bayes.best:.4f} vs {random.best:.4f} ({diff:+.4f}); {share:.1%} of the trial-seconds, worker CPU "
          f"{bayes.cpu_s / random.cpu_s:.1%}"),
+        (f"(b) a whole Bayesian + ASHA run given budget.trial_seconds = {BUDGET_SHARE:.0%} of the baseline's: "
+         f"within {AUC_GAP} AUC of the random search's best, <= {SECONDS_SHARE:.0%} of its trial-seconds spent",
+         gap >= -AUC_GAP and used <= SECONDS_SHARE,
+         f"AUC {budgeted.best:.4f} vs {random.best:.4f} ({gap:+.4f}); {used:.1%} of the trial-seconds "
+         f"({len(budgeted.trials)} trials), worker CPU {budgeted.cpu_s / random.cpu_s:.1%}"),
     ]
 
 
@@ -607,15 +626,17 @@ def why_lines(random: SearchResult, bayes: SearchResult) -> list[str]:
             "Each bracket promotes at most a third of its trials, but TPE steers toward the costly corner of the "
             "space (many trees, many leaves score best on this data), so a full-resource trial of the guided "
             "search costs more than an average random one, and a promoted trial is retrained from scratch at each "
-            "rung (1/9 + 1/3 + 1 of its cost). A trial count is not a cost budget for this search.",
+            "rung (1/9 + 1/3 + 1 of its cost). A trial count is not a cost budget for this search; "
+            "`budget.trial_seconds` is (the third row): the search stops before the next rung once it is spent.",
             ""]
 
 
-def section(a: ParallelResult, random: SearchResult, bayes: SearchResult, argv: str, seconds: float,
+def section(a: ParallelResult, random: SearchResult, bayes: SearchResult, budgeted: SearchResult, argv: str,
+            seconds: float,
             repeat: int, load_start: float) -> str:
     stamp = dt.datetime.now().isoformat(timespec="seconds")
     _, md_a = table_a(a)
-    _, md_b = table_b(random, bayes)
+    _, md_b = table_b(random, bayes, budgeted)
     lines = [HEADING, "",
              f"Run {stamp}: `{argv}` ({seconds:.0f} s). Machine: {machine()}; load average {load_start:.1f} at the "
              f"start, {load_average():.1f} at the end (other work shares this machine; 'other load' is the "
@@ -637,7 +658,7 @@ def section(a: ParallelResult, random: SearchResult, bayes: SearchResult, argv: 
              *[x for line in reach_lines(random, bayes, BRACKET) for x in (line, "")],
              *why_lines(random, bayes),
              "| target | met | measured |", "| --- | --- | --- |"]
-    for name, ok, measured in targets(a, random, bayes):
+    for name, ok, measured in targets(a, random, bayes, budgeted):
         lines.append(f"| {name} | {'yes' if ok else 'NO'} | {measured} |")
     return "\n".join(lines)
 
@@ -690,11 +711,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tide-lab-bench-") as tmp, contextlib.ExitStack() as stack:
         rt = open_runtime(stack)
         a, pool = bench_parallel(rt, args.repeat, rows_a, probe)
-        random, bayes = bench_search(rt, pool, Path(tmp), rows_b, trials)
+        random, bayes, budgeted = bench_search(rt, pool, Path(tmp), rows_b, trials)
         pool.close()
     seconds = time.perf_counter() - started
     t_a, _ = table_a(a)
-    t_b, _ = table_b(random, bayes)
+    t_b, _ = table_b(random, bayes, budgeted)
     console.print(t_a)
     console.print(t_b)
     for line in [*why_lines_a(a), *reach_lines(random, bayes, BRACKET), *why_lines(random, bayes)]:
@@ -703,13 +724,13 @@ def main() -> int:
     t_targets = Table(title="targets (issue 3)")
     for h in ("target", "met", "measured"):
         t_targets.add_column(h)
-    results = targets(a, random, bayes)
+    results = targets(a, random, bayes, budgeted)
     for name, ok, measured in results:
         t_targets.add_row(name, "[green]yes[/]" if ok else "[red]NO[/]", measured)
     console.print(t_targets)
     argv = "python bench/lab.py" + "".join(f" {x}" for x in sys.argv[1:])
     if not args.no_write:
-        write_section(section(a, random, bayes, argv, seconds, args.repeat, load_start))
+        write_section(section(a, random, bayes, budgeted, argv, seconds, args.repeat, load_start))
         log(f"wrote the section {HEADING!r} of {RESULTS}")
     log(f"done in {seconds:.0f} s")
     return 0 if all(ok for _, ok, _ in results) else 1

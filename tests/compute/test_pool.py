@@ -50,6 +50,10 @@ def _threads(_shared: None, _item: int) -> dict[str, Any]:
     return {"omp": os.environ.get("OMP_NUM_THREADS"), "blas": blas}
 
 
+def _square(_shared: None, item: int) -> int:
+    return item * item
+
+
 def _maybe_fail(_shared: None, item: int) -> int:
     if item == 3:
         raise ValueError(f"bad item {item}")
@@ -175,3 +179,14 @@ def test_local_runtime_is_on_loopback_without_dashboard(runtime: Runtime) -> Non
     assert runtime.started
     assert runtime.address is not None and runtime.address.startswith("127.0.0.1:")
     assert all("127.0.0.1" in offer.name for offer in runtime.offers())
+
+
+def test_a_pool_that_cannot_start_a_worker_says_so_instead_of_waiting_forever(runtime: Runtime) -> None:
+    with runtime.worker_pool(ResourceProfile(cpu=2), size=1) as holder:  # holds both CPUs of the runtime
+        assert [r for _i, r in holder.map_unordered(_square, [3])] == [9]
+        starved = runtime.worker_pool(ResourceProfile(cpu=1), size=2, start_timeout_s=3)
+        with starved, pytest.raises(ComputeError, match=r"none of its 2 workers \(1 CPU each\) started in 3 s; "
+                                                        r"the cluster has 0 CPU free"):
+            list(starved.map_unordered(_square, range(4)))
+    with runtime.worker_pool(ResourceProfile(cpu=1), size=2, start_timeout_s=60) as freed:  # once released
+        assert sorted(r for _i, r in freed.map_unordered(_square, range(4))) == [0, 1, 4, 9]

@@ -180,3 +180,19 @@ early_stopping: {method: none}
     assert {"auc", "logloss", "accuracy", "f1", "precision", "recall", "brier"} <= set(result.version.metrics)
     assert "threshold" not in result.version.metrics
     assert "day" not in result.version.input_schema
+
+
+def test_a_trial_seconds_budget_ends_the_search_before_the_next_rung(lab_project: ProjectMaker,
+                                                                      lab_runtime: object) -> None:
+    spent_at_once = FRAUD_SPEC.replace("budget:\n  trials: 6\n", "budget:\n  trials: 6\n  trial_seconds: 0.001\n")
+    assert spent_at_once != FRAUD_SPEC
+    root = lab_project({"fraud": spent_at_once})
+    result = train(load_project(root), "fraud", runtime=lab_runtime)
+    # the first bracket (3 trials) ran its first rung; then the budget was spent: its survivor stopped
+    # before the full resource, the others were pruned, and no second bracket started
+    assert len(result.trials) == 3
+    assert sorted(t.status for t in result.trials) == ["pruned", "pruned", "stopped"]
+    assert all(t.rung == 0 and t.score is not None for t in result.trials)
+    assert result.version is not None  # the best trial so far is still refitted and saved
+    stopped = next(t for t in result.trials if t.status == "stopped")
+    assert stopped.trial_id in [f.trial_id for f in result.finals]

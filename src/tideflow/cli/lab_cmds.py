@@ -26,7 +26,7 @@ models_app = typer.Typer(name="models", help="Saved models: versions, the active
                          no_args_is_help=True)
 
 EXIT_INTERRUPTED = 130
-STATUS_STYLE = {"complete": "green", "pruned": "yellow", "failed": "red", "running": "cyan"}
+STATUS_STYLE = {"complete": "green", "pruned": "yellow", "stopped": "magenta", "failed": "red", "running": "cyan"}
 TOP_ROWS = 15
 SHORT = {"hist_gradient_boosting": "hist_gb", "random_forest": "forest", "extra_trees": "extra_trees"}
 

@@ -103,11 +103,17 @@ def _remote_worker() -> Any:
 
 
 class WorkerPool:
-    """``size`` warm actors, each holding the resources of ``profile`` while the pool is open."""
+    """``size`` warm actors, each holding the resources of ``profile`` while the pool is open.
 
-    def __init__(self, profile: ResourceProfile, size: int) -> None:
+    ``start_timeout_s``: how long ``map_unordered`` waits for a first worker when none is ready (the
+    resources are feasible but held by other pools or tasks, or no node can be launched) before it
+    raises ``ComputeError`` saying what the workers need and what the cluster has free.
+    """
+
+    def __init__(self, profile: ResourceProfile, size: int, *, start_timeout_s: float = 600.0) -> None:
         self.profile = profile
         self.size = size
+        self.start_timeout_s = start_timeout_s
         self.threads = threads_for(profile)
         env = {name: str(self.threads) for name in THREAD_VARIABLES}
         self._options: dict[str, Any] = {
@@ -187,7 +193,11 @@ class WorkerPool:
                     running[self._actors[slot].run.remote(fn, work[0], box)] = (slot, work[0], work[1])
                 if not running and exhausted and not retry:
                     return
-                done, _ = ray.wait([*running, *probes], num_returns=1)
+                # Nothing running: every worker is still starting, so a bounded wait (Ray would queue forever).
+                done, _ = ray.wait([*running, *probes], num_returns=1,
+                                   timeout=None if running else self.start_timeout_s)
+                if not done:
+                    raise ComputeError(self._not_started())
                 ref = done[0]
                 if ref in probes:
                     slot = probes.pop(ref)
@@ -227,6 +237,17 @@ class WorkerPool:
             for slot, _item, _attempts in list(running.values()):
                 with contextlib.suppress(ComputeError):
                     self._replace(slot)
+
+    def _not_started(self) -> str:
+        ray = import_ray()
+        profile = self.profile
+        need = [f"{profile.cpu:g} CPU"] + ([f"{profile.gpu:g} GPU"] if profile.gpu else []) + \
+            ([f"{profile.memory_gb:g} GB of memory"] if profile.memory_gb else [])
+        free = ray.available_resources()
+        has = [f"{free.get('CPU', 0):g} CPU"] + ([f"{free.get('GPU', 0):g} GPU"] if profile.gpu else [])
+        return (f"worker pool: none of its {self.size} workers ({', '.join(need)} each) started in "
+                f"{self.start_timeout_s:g} s; the cluster has {', '.join(has)} free: other pools or tasks hold "
+                "the rest (close them, ask for less, or use a cluster that can add nodes)")
 
     def close(self) -> None:
         """Stop the pool's actors (idempotent)."""

@@ -63,14 +63,16 @@ class Runtime:
         """Put ``obj`` in the object store once; pass the returned ref as ``shared=`` to ``map_unordered``."""
         return import_ray().put(obj)
 
-    def worker_pool(self, profile: ResourceProfile, size: int | None = None) -> WorkerPool:
-        """Warm actors for ``profile`` (``size`` default: as many as the cluster can run at once)."""
+    def worker_pool(self, profile: ResourceProfile, size: int | None = None, *,
+                    start_timeout_s: float = 600.0) -> WorkerPool:
+        """Warm actors for ``profile`` (``size`` default: as many as the cluster can run at once); see
+        ``WorkerPool`` for ``start_timeout_s``."""
         self.check_feasible(profile, where="worker pool")
         if size is None:
             size = max(1, self.capacity(profile))
         if size < 1:
             raise ComputeError(f"worker pool size must be at least 1, got {size}")
-        pool = WorkerPool(profile, size)
+        pool = WorkerPool(profile, size, start_timeout_s=start_timeout_s)
         self._pools.append(pool)
         return pool
 

@@ -140,8 +140,14 @@ class SearchParam(Strict):
 
 
 class BudgetSpec(Strict):
+    """When the search stops starting trials: ``trials``, and optionally ``wall_time_s`` (seconds since the
+    search started) and ``trial_seconds`` (in-trial seconds summed over every evaluation, refits excluded:
+    the compute a search spends, whatever the number of workers). The time budgets are checked before each
+    rung of a bracket: the rung running when one is spent finishes and the search ends there."""
+
     trials: int = Field(default=20, ge=1, le=100_000)
     wall_time_s: float | None = Field(default=None, gt=0)
+    trial_seconds: float | None = Field(default=None, gt=0)
 
 
 class EarlyStoppingSpec(Strict):

@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS trials (
 
 @dataclass
 class TrialRow:
-    """A trial as the leaderboard shows it. ``status``: running, pruned, complete or failed."""
+    """A trial as the leaderboard shows it. ``status``: running, pruned, stopped (a time budget ended the
+    search before its next rung), complete or failed."""
 
     trial_id: int
     algorithm: str

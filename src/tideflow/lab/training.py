@@ -173,6 +173,7 @@ class _Search:
         self.rows: dict[int, TrialRow] = {}
         self.done = store.evaluations(run_id)
         self.finished_now = 0
+        self.trial_seconds = 0.0  # in-trial seconds of every evaluation so far (replayed ones included)
         self.pool: Any = None
         self._pipelines: dict[str, TaskResult] = {}
 
@@ -213,10 +214,16 @@ class _Search:
         fractions = rungs(self.file)
         eta = self.spec.early_stopping.reduction_factor
         size = self.spec.early_stopping.bracket_size or (eta ** (len(fractions) - 1) if len(fractions) > 1 else 8)
-        deadline = time.monotonic() + self.spec.budget.wall_time_s if self.spec.budget.wall_time_s else math.inf
+        budget = self.spec.budget
+        deadline = time.monotonic() + budget.wall_time_s if budget.wall_time_s else math.inf
+        spendable = budget.trial_seconds if budget.trial_seconds else math.inf
+
+        def spent() -> bool:
+            return time.monotonic() >= deadline or self.trial_seconds >= spendable
+
         scores_at: list[list[float]] = [[] for _ in fractions]
         next_id = 0
-        while next_id < self.budget and time.monotonic() < deadline:
+        while next_id < self.budget and not spent():
             configs = [c for c in (searcher.ask(i) for i in range(next_id, min(self.budget, next_id + size)))
                        if c is not None]
             if not configs:
@@ -227,7 +234,13 @@ class _Search:
                 self.rows[c.trial_id] = TrialRow(c.trial_id, c.algorithm, c.params, "running", 0, fractions[0],
                                                  None, 0.0)
             last: dict[int, tuple[int, float | None]] = {}
+            stopped = False
             for r, fraction in enumerate(fractions):
+                if r > 0 and spent():  # the time budget ends the search here: the bracket's survivors stop
+                    for tid in alive:
+                        self._finish(tid, "stopped")
+                    stopped = True
+                    break
                 results = self._run_rung(ref, [c for c in configs if c.trial_id in alive], r, fraction)
                 for tid in alive:
                     last[tid] = (r, results.get(tid))
@@ -250,7 +263,9 @@ class _Search:
             for c in configs:
                 rung, score = last.get(c.trial_id, (0, None))
                 status = self.rows[c.trial_id].status
-                searcher.tell(c.trial_id, score, pruned=status == "pruned", rung=rung)
+                searcher.tell(c.trial_id, score, pruned=status in ("pruned", "stopped"), rung=rung)
+            if stopped:
+                break
 
     def _promote(self, good: dict[int, float], everything: list[float], eta: int) -> list[int]:
         return promote(good, everything, eta, self.higher)
@@ -264,6 +279,7 @@ class _Search:
             if (c.trial_id, rung) in self.done:
                 score, seconds = self.done[(c.trial_id, rung)]
                 results[c.trial_id] = score
+                self.trial_seconds += seconds
                 row.score, row.seconds = score, round(row.seconds + seconds, 4)
                 self._emit("evaluation", replayed=True)
             else:
@@ -277,6 +293,7 @@ class _Search:
                 results[task.trial_id] = None
                 continue
             results[task.trial_id] = result.score
+            self.trial_seconds += result.seconds
             row.score, row.seconds = result.score, round(row.seconds + result.seconds, 4)
             self.store.record_evaluation(self.run_id, task.trial_id, rung, fraction, result.score, result.seconds)
             self._emit("evaluation")
