@@ -64,9 +64,13 @@ class Runtime:
         return import_ray().put(obj)
 
     def worker_pool(self, profile: ResourceProfile, size: int | None = None, *,
-                    start_timeout_s: float = 600.0) -> WorkerPool:
-        """Warm actors for ``profile`` (``size`` default: as many as the cluster can run at once); see
-        ``WorkerPool`` for ``start_timeout_s``."""
+                    start_timeout_s: float | None = None) -> WorkerPool:
+        """Warm actors for ``profile`` (``size`` default: as many as the cluster can run at once).
+
+        ``start_timeout_s`` (see ``WorkerPool``) defaults to 10 minutes, or an hour when the cluster spec
+        has node types the autoscaler may launch (a new node can take that long to come up)."""
+        if start_timeout_s is None:
+            start_timeout_s = 3600.0 if cluster_offers(self.spec.cluster) else 600.0
         self.check_feasible(profile, where="worker pool")
         if size is None:
             size = max(1, self.capacity(profile))
