@@ -185,8 +185,8 @@ def test_a_pool_that_cannot_start_a_worker_says_so_instead_of_waiting_forever(ru
     with runtime.worker_pool(ResourceProfile(cpu=2), size=1) as holder:  # holds both CPUs of the runtime
         assert [r for _i, r in holder.map_unordered(_square, [3])] == [9]
         starved = runtime.worker_pool(ResourceProfile(cpu=1), size=2, start_timeout_s=3)
-        with starved, pytest.raises(ComputeError, match=r"none of its 2 workers \(1 CPU each\) started in 3 s; "
-                                                        r"the cluster has 0 CPU free"):
+        with starved, pytest.raises(ComputeError, match=r"none of its 2 workers \(cpu=1 each\) started in 3 s; "
+                                                        r"the cluster has cpu=0 free"):
             list(starved.map_unordered(_square, range(4)))
     with runtime.worker_pool(ResourceProfile(cpu=1), size=2, start_timeout_s=60) as freed:  # once released
         assert sorted(r for _i, r in freed.map_unordered(_square, range(4))) == [0, 1, 4, 9]

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from tideflow.compute._ray import import_ray
 from tideflow.compute.errors import ComputeError
-from tideflow.compute.resources import ray_options
+from tideflow.compute.resources import profile_resources, ray_options, summary
 from tideflow.project import ResourceProfile
 
 T = TypeVar("T")
@@ -239,15 +239,11 @@ class WorkerPool:
                     self._replace(slot)
 
     def _not_started(self) -> str:
-        ray = import_ray()
-        profile = self.profile
-        need = [f"{profile.cpu:g} CPU"] + ([f"{profile.gpu:g} GPU"] if profile.gpu else []) + \
-            ([f"{profile.memory_gb:g} GB of memory"] if profile.memory_gb else [])
-        free = ray.available_resources()
-        has = [f"{free.get('CPU', 0):g} CPU"] + ([f"{free.get('GPU', 0):g} GPU"] if profile.gpu else [])
-        return (f"worker pool: none of its {self.size} workers ({', '.join(need)} each) started in "
-                f"{self.start_timeout_s:g} s; the cluster has {', '.join(has)} free: other pools or tasks hold "
-                "the rest (close them, ask for less, or use a cluster that can add nodes)")
+        asked = profile_resources(self.profile)
+        free = import_ray().available_resources()
+        return (f"worker pool: none of its {self.size} workers ({summary(asked)} each) started in "
+                f"{self.start_timeout_s:g} s; the cluster has {summary({k: free.get(k, 0.0) for k in asked})} free: "
+                "other pools or tasks hold the rest (close them, ask for less, or use a cluster that can add nodes)")
 
     def close(self) -> None:
         """Stop the pool's actors (idempotent)."""

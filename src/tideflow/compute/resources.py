@@ -124,7 +124,7 @@ def check_feasible(profile: ResourceProfile, offers: list[NodeOffer], *, where: 
     asked = profile_resources(profile)
     if any(offer.fits(asked) for offer in offers):
         return
-    nodes = "; ".join(f"{o.name}: {_summary(o.resources)}" for o in offers) or "none"
+    nodes = "; ".join(f"{o.name}: {summary(o.resources)}" for o in offers) or "none"
     for resource, amount in asked.items():
         best = max((o.resources.get(resource, 0.0) for o in offers if resource not in o.unknown), default=0.0)
         if any(resource in o.unknown for o in offers) or best + 1e-9 >= amount:
@@ -135,7 +135,7 @@ def check_feasible(profile: ResourceProfile, offers: list[NodeOffer], *, where: 
             f"ever provide it (at most {got} on any node, now or launchable; nodes: {nodes})"
         )
     raise ComputeError(
-        f"{where}: resource profile {_summary(asked)} fits no single node, now or launchable (nodes: {nodes})"
+        f"{where}: resource profile {summary(asked)} fits no single node, now or launchable (nodes: {nodes})"
     )
 
 
@@ -145,7 +145,8 @@ def capacity(profile: ResourceProfile, offers: list[NodeOffer]) -> int:
     return sum(o.copies(asked) * o.count for o in offers if o.fits(asked))
 
 
-def _summary(resources: Mapping[str, float]) -> str:
+def summary(resources: Mapping[str, float]) -> str:
+    """Resources in profile-field terms (``cpu=2, memory_gb=4``), Ray's internal ones left out."""
     shown = []
     for name, amount in sorted(resources.items()):
         if name.startswith("node:") or name == "object_store_memory" or name.startswith("ray.io"):
@@ -162,4 +163,5 @@ __all__ = [
     "node_resources",
     "profile_resources",
     "ray_options",
+    "summary",
 ]
