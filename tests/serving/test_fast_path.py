@@ -12,7 +12,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from tideflow.serving.app import ApiNode, FastPredict
+from tideflow.serving.app import ApiNode
+from tideflow.serving.fastpath import FastPredict
 from tideflow.serving.metrics import LATENCY_BUCKETS_S, NodeMetrics
 from tideflow.serving.specs import load_service
 

@@ -1,7 +1,8 @@
 """The API node's HTTP app (Starlette) and its uvicorn server (uvloop + httptools, 127.0.0.1).
 
 Routes are thin: authenticate, read the body within the limit, call a protocol adapter, answer JSON.
-``error_response`` is the one place where the error tree becomes HTTP status codes.
+``serving.responses.error_response`` is the one place where the error tree becomes HTTP status codes.
+Native predictions take the fast path in front of Starlette (``serving.fastpath``).
 
 Reload (``serving.noderecord``): ``ApiNode.reload()`` builds a new data plane from the project root as
 it is now (worker pools started, models loaded), switches new requests to it, and closes the old one
@@ -16,81 +17,33 @@ import contextlib
 import logging
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from tideflow.errors import TideflowError
 from tideflow.serving import errors as E
 from tideflow.serving.dataplane import DataPlane
+from tideflow.serving.fastpath import FastPredict
 from tideflow.serving.keys import KeyChecker, presented_key
 from tideflow.serving.metrics import NodeMetrics
 from tideflow.serving.noderecord import NODE_PATH, NodeRecorder, ReloadLoop
 from tideflow.serving.openapi import openapi_document
-from tideflow.serving.protocols import dumps, mlflow, native, parse_json, v2
+from tideflow.serving.protocols import mlflow, native, parse_json, v2
+from tideflow.serving.responses import error_response, json_response, read_body
 from tideflow.serving.specs import ServiceSpec, load_service, service_files
 
 log = logging.getLogger("tideflow.serving")
-JSON = "application/json"
-
-# The one table from the error tree to HTTP (house style 8). Most specific class first.
-STATUS: list[tuple[type[BaseException], int]] = [
-    (E.InvalidJson, 400),
-    (E.PayloadTooLarge, 413),
-    (E.UnknownEndpoint, 404),
-    (E.InvalidInput, 422),
-    (E.BadRequest, 400),
-    (E.Unauthorized, 401),
-    (E.Forbidden, 403),
-    (E.Unavailable, 503),
-    (E.ModelError, 500),
-]
-
-
-def error_response(request: Request | None, exc: BaseException, *, flat: bool = False) -> Response:
-    """Map any exception to an HTTP answer: 4xx for the client's mistakes, 5xx with an error id otherwise.
-
-    The body is ``{"error": {"type", "message", "field"?, "error_id"?}}``; never a traceback. ``flat``
-    gives the Open Inference Protocol's ``{"error": "<message>"}`` (what tritonclient reads).
-    """
-    status = next((code for cls, code in STATUS if isinstance(exc, cls)), None)
-    body: dict[str, Any] = {"type": type(exc).__name__}
-    if status is None:
-        error_id = uuid.uuid4().hex[:16]
-        if isinstance(exc, TideflowError):
-            log.error("error id %s: %s", error_id, exc)
-            body["message"] = f"{exc} (error id {error_id})"
-        else:
-            log.error("error id %s: unexpected %s", error_id, type(exc).__name__, exc_info=exc)
-            body = {"type": "InternalError", "message": f"internal error (error id {error_id})"}
-        body["error_id"] = error_id
-        status = 500
-    else:
-        body["message"] = str(exc)
-        if isinstance(exc, E.InvalidInput) and exc.field is not None:
-            body["field"] = exc.field
-        if isinstance(exc, E.ModelError):
-            body["error_id"] = exc.error_id
-            log.error("error id %s: %s", exc.error_id, exc)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    payload = {"error": body["message"] if flat else body}
-    return Response(dumps(payload), status_code=status, media_type=JSON, headers=headers)
 
 
 async def _error_handler(request: Request, exc: Exception) -> Response:
     return error_response(request, exc)
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(dumps(payload), status_code=status, media_type=JSON)
 
 
 class ApiNode:
@@ -130,7 +83,7 @@ class ApiNode:
         headers = request.headers
         payload, error = await self.score(protocol, endpoint, headers.get("authorization"), headers.get("x-api-key"),
                                           lambda: self.body(request), call)
-        return _json(payload) if error is None else error
+        return json_response(payload) if error is None else error
 
     async def score(self, protocol: str, endpoint: str, authorization: str | None, api_key: str | None,
                     body: Callable[[], Awaitable[bytes]],
@@ -158,47 +111,6 @@ class ApiNode:
         self.metrics.latency(label, protocol).observe(time.perf_counter() - started)
         return payload, error
 
-    async def native_asgi(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
-        """``POST /v1/endpoints/{name}/predict`` as plain ASGI, ahead of Starlette's routing and middleware
-        (the hot path of the node: the same auth, limits, validation, metrics and query log as every route)."""
-        authorization = api_key = length = None
-        for key, value in scope["headers"]:
-            if key == b"authorization":
-                authorization = authorization or value.decode("latin-1")
-            elif key == b"x-api-key":
-                api_key = api_key or value.decode("latin-1")
-            elif key == b"content-length":
-                length = length or value.decode("latin-1")
-        query = scope.get("query_string") or b""
-        params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True)) if query else {}
-        disconnected = False
-
-        async def chunks() -> AsyncIterator[bytes]:
-            nonlocal disconnected
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    disconnected = True
-                    raise E.BadRequest("the client closed the connection before the body ended")
-                yield message.get("body", b"")
-                if not message.get("more_body", False):
-                    return
-
-        payload, error = await self.score(
-            "native", name, authorization, api_key, lambda: read_body(length, chunks(), self.max_body),
-            lambda plane, body: native.predict(plane, name, body, version=params.get("version"),
-                                               sticky=params.get("sticky")))
-        if disconnected:
-            return
-        if error is not None:
-            await error(scope, receive, send)
-            return
-        content = dumps(payload)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(content)).encode("latin-1"))]})
-        await send({"type": "http.response.body", "body": content})
-
     # ------------------------------------------------------------------ routes
 
     async def native_predict(self, request: Request) -> Response:
@@ -218,7 +130,7 @@ class ApiNode:
     async def v2_model(self, request: Request) -> Response:
         try:
             self.auth(request)
-            return _json(v2.metadata(self.plane, request.path_params["name"]))
+            return json_response(v2.metadata(self.plane, request.path_params["name"]))
         except Exception as exc:
             return error_response(request, exc, flat=True)
 
@@ -239,7 +151,7 @@ class ApiNode:
         try:
             self.auth(request)
             described = [self.plane.describe(n) for n in self.plane.endpoints]
-            return _json({"service": self.spec.name, "endpoints": described})
+            return json_response({"service": self.spec.name, "endpoints": described})
         except Exception as exc:
             return error_response(request, exc)
 
@@ -255,32 +167,32 @@ class ApiNode:
                 self.plane.resize(request.path_params["name"], n)
             except ValueError as err:
                 raise E.BadRequest(str(err)) from None
-            return _json({"endpoint": request.path_params["name"], "workers": n})
+            return json_response({"endpoint": request.path_params["name"], "workers": n})
         except Exception as exc:
             return error_response(request, exc)
 
     async def healthz(self, request: Request) -> Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
         ready = self.plane.ready
-        return _json({"ready": ready}, 200 if ready else 503)
+        return json_response({"ready": ready}, 200 if ready else 503)
 
     async def v2_server(self, request: Request) -> Response:
-        return _json({"name": "tideflow", "version": "0.1.0", "extensions": ["binary_tensor_data"]})
+        return json_response({"name": "tideflow", "version": "0.1.0", "extensions": ["binary_tensor_data"]})
 
     async def metrics_route(self, request: Request) -> Response:
         self.plane._publish_workers()
         return Response(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def openapi(self, request: Request) -> Response:
-        return _json(openapi_document(self.spec, {n: self.plane.describe(n) for n in self.plane.endpoints}))
+        return json_response(openapi_document(self.spec, {n: self.plane.describe(n) for n in self.plane.endpoints}))
 
     async def node_info(self, request: Request) -> Response:
         """``GET /v1/node``: the node record (pid, release, generation, last reload); nothing secret."""
         if self.recorder is None:
-            return _json({"service": self.spec.name, "pid": os.getpid(), "mode": "single", "reload": None})
-        return _json(self.recorder.info())
+            return json_response({"service": self.spec.name, "pid": os.getpid(), "mode": "single", "reload": None})
+        return json_response(self.recorder.info())
 
     # ------------------------------------------------------------------ reload
 
@@ -373,49 +285,6 @@ class ApiNode:
                                            exception_handlers={Exception: _error_handler}))
 
 
-async def read_body(length: str | None, chunks: AsyncIterator[bytes], limit: int) -> bytes:
-    """A request body within ``limit`` bytes: refused early by its Content-Length, else while it streams."""
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise E.PayloadTooLarge(f"the body of {length} bytes is over the limit of {limit} bytes")
-    parts, size = [], 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise E.PayloadTooLarge(f"the body is over the limit of {limit} bytes")
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-class FastPredict:
-    """``POST /v1/endpoints/{name}/predict`` straight to ``ApiNode.native_asgi``; the rest to ``app``.
-
-    Starlette's router, middleware and Request/Response objects cost about as much CPU per request as
-    scoring a 200-tree model with the compiled scorer; the one hot route skips them. Paths are matched
-    as Starlette matches them (``{name}`` is one path segment, ``root_path`` removed)."""
-
-    PREFIX, SUFFIX = "/v1/endpoints/", "/predict"
-
-    def __init__(self, node: ApiNode, app: Starlette) -> None:
-        self.node = node
-        self.app = app
-        self.state = app.state
-        self.router = app.router
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path: str = scope["path"]
-            root = scope.get("root_path", "")
-            if root and path.startswith(root):
-                path = path[len(root):]
-            if path.startswith(self.PREFIX) and path.endswith(self.SUFFIX):
-                name = path[len(self.PREFIX):-len(self.SUFFIX)]
-                if name and "/" not in name:
-                    try:
-                        await self.node.native_asgi(scope, receive, send, name)
-                    except Exception as exc:  # never a traceback to the client
-                        await error_response(None, exc)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
 
 
 def _other_services(root: Path, service: str) -> list[ServiceSpec]:
