@@ -60,6 +60,8 @@ PREPARE_STEPS: list[list[dict[str, Any]]] = [
     [{"op": "cast", "columns": [S], "to": "integer"}],
     [{"op": "cast", "columns": [S], "to": "double"}],
     [{"op": "cast", "columns": [V], "to": "integer"}, {"op": "cast", "columns": [N, B], "to": "string"}],
+    [{"op": "cast", "columns": [B], "to": "integer"}, {"op": "flag", "output": "f", "expr": f'"{V}" > 5'},
+     {"op": "cast", "columns": ["f"], "to": "double"}],
     [{"op": "fill_empty", "columns": [S], "value": "none"}, {"op": "fill_empty", "columns": [N], "value": 0}],
     [{"op": "replace", "columns": [G], "replacements": [{"old": "a", "new": "A"}, {"old": "it's", "new": None}]}],
     [{"op": "trim", "columns": [S]}, {"op": "case", "columns": [S, G], "mode": "upper"}],

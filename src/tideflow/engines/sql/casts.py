@@ -202,7 +202,9 @@ def safe_cast(value: exp.Expr, src: ColumnType | None, dst: ColumnType, traits: 
     if src.is_numeric and dst == T.BOOLEAN:
         return exp.NEQ(this=value, expression=_n(0))
     if src == T.BOOLEAN and dst.is_numeric:
-        return _case((value.copy(), cast(_n(1), traits, dst)), (exp.Not(this=value), cast(_n(0), traits, dst)))
+        # Through INT: PostgreSQL casts a boolean to INT only. One cast evaluates the flag once, where a
+        # CASE WHEN b THEN 1 WHEN NOT b THEN 0 would compute b twice once the database inlines it.
+        return cast(exp.Cast(this=value, to=exp.DataType.build("INT")), traits, dst)
     if src.is_temporal and dst.is_temporal:
         return cast(value, traits, dst)
     return typed_null(traits, dst)

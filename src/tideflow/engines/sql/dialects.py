@@ -40,6 +40,9 @@ class DialectTraits:
       ``(ARRAY_AGG(x ORDER BY ..))[1]``, or a FIRST_VALUE window column aggregated with MIN.
     * ``regex_extract``: REGEXP_EXTRACT(s, p, g) (empty string on no match) or PostgreSQL's
       ``(regexp_match(s, '(' || p || ')'))[g + 1]``.
+    * ``interval_epoch``: ``EXTRACT(EPOCH FROM end - start)`` gives the seconds between two
+      timestamps (exact on PostgreSQL, where EXTRACT is NUMERIC: one extraction per row instead of
+      two); else the difference of the two epochs.
     * ``risky_foreign_nodes``: node types that sqlglot transpiles *into* this dialect with a
       different meaning; a SQL recipe written in another dialect that uses them is refused.
     """
@@ -52,6 +55,7 @@ class DialectTraits:
     double_modulo: bool = True
     first_last: FirstLastStyle = "ordered_first"
     regex_extract: RegexExtractStyle = "regexp_extract"
+    interval_epoch: bool = False
     risky_foreign_nodes: tuple[type[exp.Expr], ...] = field(default_factory=tuple)
 
 
@@ -75,6 +79,7 @@ TRAITS: dict[str, DialectTraits] = {
         double_modulo=False,
         first_last="array_agg",
         regex_extract="regexp_match_array",
+        interval_epoch=True,
         risky_foreign_nodes=(exp.TryCast, exp.Pivot, exp.Median),
     ),
     "spark": DialectTraits(

@@ -316,10 +316,17 @@ def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepR
     _temporal(step.start, schema, ctx, f"{kp}.start")
     _temporal(step.end, schema, ctx, f"{kp}.end")
 
-    def epoch(name: str) -> exp.Expr:
-        return exp.Extract(this=exp.var("EPOCH"), expression=cast(col(name), ctx.traits, T.TIMESTAMP))
+    def ts(name: str) -> exp.Expr:
+        return cast(col(name), ctx.traits, T.TIMESTAMP)
 
-    seconds = cast(exp.Sub(this=epoch(step.end), expression=epoch(step.start)), ctx.traits, T.DOUBLE)
+    def epoch(value: exp.Expr) -> exp.Expr:
+        return exp.Extract(this=exp.var("EPOCH"), expression=value)
+
+    if ctx.traits.interval_epoch:
+        elapsed = epoch(exp.paren(exp.Sub(this=ts(step.end), expression=ts(step.start)), copy=False))
+    else:
+        elapsed = exp.Sub(this=epoch(ts(step.end)), expression=epoch(ts(step.start)))
+    seconds = cast(elapsed, ctx.traits, T.DOUBLE)
     value = exp.Div(this=seconds, expression=exp.Literal.number(_UNIT_SECONDS[step.unit]))
     return _put(schema, step.output, value, T.DOUBLE)
 

@@ -148,7 +148,9 @@ FROM (
               "p3",
               "tail",
               "dow",
-              CAST(EXTRACT(EPOCH FROM CAST("ts" AS TIMESTAMP)) - EXTRACT(EPOCH FROM CAST("day" AS TIMESTAMP)) AS DOUBLE PRECISION) / 3600 AS "hours"
+              CAST(EXTRACT(EPOCH FROM (
+                CAST("ts" AS TIMESTAMP) - CAST("day" AS TIMESTAMP)
+              )) AS DOUBLE PRECISION) / 3600 AS "hours"
             FROM (
               SELECT
                 "id",
