@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import re
 import sys
 import time
 from pathlib import Path
+
+from machine import machine
 
 from tideflow.autoscaling import BUNDLED, AutoscalingSpec, ReplayReport, SimConfig, load_trace, policy_by_name, replay
 
@@ -31,15 +31,6 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Autoscaling (trace replay)"
 
 
-def machine() -> str:
-    mem = ""
-    try:
-        with open("/proc/meminfo") as fh:
-            total_kb = int(next(line for line in fh if line.startswith("MemTotal")).split()[1])
-        mem = f", {total_kb / 1e6:.1f} GB"
-    except (OSError, StopIteration, ValueError):
-        pass
-    return f"{os.cpu_count()} CPUs (nproc), {platform.machine()}{mem}, Python {platform.python_version()}"
 
 
 def run(slo_ms: float, startup_s: float) -> dict[str, dict[str, ReplayReport]]:

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+from machine import machine
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Autoscaling (live API node)"
@@ -177,7 +178,7 @@ def fmt(x: float, spec: str = ".1f") -> str:
 def section(rows: list[tuple[int, dict[str, float]]], load: str) -> str:
     lines = [SECTION, "",
              f"Run {time.strftime('%Y-%m-%dT%H:%M:%S')}: `python bench/autoscaling_live.py`. Machine: "
-             f"{os.cpu_count()} CPUs, load average {load} at the start (other work was running).", "",
+             f"{machine()}; load average {load} at the start (other work was running).", "",
              f"`tide api serve` on 127.0.0.1 (router + replica processes + controller), a function endpoint working "
              f"{WORK_S * 1000:.0f} ms per request, one worker per replica. Open-loop step: {BASE_RPS:g} rps for "
              f"{BASE_S:g} s, then {STEP_RPS:g} rps (10x) for {STEP_S:g} s. Enough replicas = ceil({STEP_RPS:g} x "

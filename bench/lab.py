@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import datetime as dt
 import os
-import platform
 import re
 import statistics
 import sys
@@ -37,6 +36,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from machine import machine
 from rich.console import Console
 from rich.table import Table
 
@@ -115,15 +115,6 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------------------------------------- machine
 
 
-def machine() -> str:
-    mem = ""
-    try:
-        with open("/proc/meminfo") as fh:
-            total_kb = int(next(line for line in fh if line.startswith("MemTotal")).split()[1])
-        mem = f", {total_kb / 1e6:.1f} GB"
-    except (OSError, StopIteration, ValueError):
-        pass
-    return f"{os.cpu_count()} CPUs (nproc), {platform.machine()}{mem}, Python {platform.python_version()}"
 
 
 def load_average() -> float:

@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import io
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from machine import machine
 from payments_pandas import NEEDED, OUTPUTS, hand_sql, run_flow, to_arrow
 from rich.console import Console
 from rich.table import Table
@@ -257,15 +257,6 @@ def sql_checks(engine: Duck, repeat: int) -> list[tuple[str, float, float]]:
 # ---------------------------------------------------------------- reporting
 
 
-def machine() -> str:
-    try:
-        with open("/proc/meminfo", encoding="utf-8") as f:
-            info = dict(line.split(":", 1) for line in f)
-        total, free = (int(info[k].split()[0]) / 1e6 for k in ("MemTotal", "MemAvailable"))
-        mem = f"{total:.1f} GB total, {free:.1f} GB free"
-    except (OSError, KeyError, ValueError):
-        mem = "memory unknown"
-    return f"{os.cpu_count()} CPUs (nproc), {platform.machine()}, {mem}, Python {platform.python_version()}"
 
 
 def report(engine: str, rows: int, a: dict, b: dict, checks: list[tuple[str, float, float]],

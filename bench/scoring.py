@@ -13,7 +13,6 @@ rows into pandas/Arrow, scoring with the best scorer and writing the result back
 from __future__ import annotations
 
 import argparse
-import platform
 import re
 import statistics
 import time
@@ -26,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from machine import machine
 
 warnings.filterwarnings("ignore")
 
@@ -191,7 +191,7 @@ def render(scorers: list[dict[str, Any]], indb: list[dict[str, Any]], args: argp
 
     lines = ["## Scoring", ""]
     lines.append(
-        f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}. "
+        f"Machine: {machine()}. "
         f"Run {time.strftime('%Y-%m-%dT%H:%M:%S')}: `python bench/scoring.py --rows {args.rows}`, "
         f"load average {os.getloadavg()[0]:.1f} at the end. "
         "30 input columns (26 numeric with NULLs, 4 categorical with unseen values) through "

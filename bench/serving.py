@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import re
 import signal
 import socket
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from machine import machine
 
 warnings.filterwarnings("ignore")
 
@@ -555,20 +555,6 @@ class Row:
     target: str
     concurrency: int
     r: dict[str, Any]
-
-
-def machine() -> str:
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = ""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
-        mem = f", {kb / 2**20:.1f} GB"
-    return f"{os.cpu_count()} CPUs ({cpu}), {platform.machine()}{mem}, Python {platform.python_version()}"
 
 
 def find(rows: list[Row], target: str, concurrency: int) -> dict[str, Any] | None:
