@@ -92,6 +92,23 @@ def test_prepare(engines: dict[str, Any], steps: list[dict[str, Any]], rows: lis
     check(spec({"type": "prepare", "steps": steps}), {"t": frame(rows)}, engines)
 
 
+TIES = [0.285, -0.285, 19.305, -19.305, 1.005, 2.675, 2.5, -2.5, 0.125, 0.49999999999999994, 25.0, -35.0,
+        123456789012.345, 4503599627370497.0, 1e300, -1e308, None]
+
+
+@pytest.mark.postgres
+def test_round_at_ties_agrees_with_the_memory_engine(engines: dict[str, Any]) -> None:
+    """Values whose decimal form sits on a half: DuckDB's ROUND(x, 2) and PostgreSQL's NUMERIC rounding
+    each disagreed with the memory engine on some of them (19.305 -> 19.30 and 0.285 -> 0.29)."""
+    rows = [{c: None for c in (ID, K, G, V, N, S, D, TS, B)} | {ID: i, V: v} for i, v in enumerate(TIES)]
+    steps = [{"op": "formula", "column": "r2", "expr": f'ROUND("{V}", 2)'},
+             {"op": "formula", "column": "r0", "expr": f'ROUND("{V}")'},
+             {"op": "formula", "column": "rm1", "expr": f'ROUND("{V}", -1)'},
+             {"op": "formula", "column": "i", "expr": f'CAST("{V}" AS BIGINT)'},
+             {"op": "round", "columns": [V], "decimals": 2}]
+    check(spec({"type": "prepare", "steps": steps}), {"t": frame(rows)}, engines)
+
+
 GROUPS: list[dict[str, Any]] = [
     {"keys": [G], "aggregations": [{"fn": "count"}, {"fn": "sum", "column": N}, {"fn": "avg", "column": V},
                                    {"fn": "min", "column": S}, {"fn": "max", "column": D},

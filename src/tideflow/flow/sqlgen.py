@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from tideflow.engines.sql import SqlInput, compile_recipe, discover_pivot_values_query, output_schema, to_sql
 from tideflow.errors import ProjectError, TideflowError, UnsupportedPushdown
+from tideflow.flow.pruning import prune_projections
 from tideflow.flow.scoring import EVALUATE_SCHEMA, deep_recursion
 from tideflow.flow.workspace import Workspace
 from tideflow.project import Project
@@ -35,7 +36,8 @@ class CompiledRecipe:
 
 
 def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Query:
-    """Put ``ctes`` (name, body) first in ``query``'s WITH clause; later CTEs may read earlier ones."""
+    """Put ``ctes`` (name, body) first in ``query``'s WITH clause; later CTEs may read earlier ones.
+    The CTEs then keep only the columns the query reads (``flow.pruning``)."""
     if not ctes:
         return query
     query = query.copy()
@@ -46,7 +48,7 @@ def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Quer
         existing.set("expressions", new + list(existing.expressions))
     else:
         query.set("with_", exp.With(expressions=new))
-    return query
+    return prune_projections(query, {name for name, _ in ctes})
 
 
 class RecipeCompiler:

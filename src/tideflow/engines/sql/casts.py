@@ -152,15 +152,41 @@ def _double_to_integer(value: exp.Expr, traits: DialectTraits) -> exp.Expr:
         exp.LT(this=value.copy(), expression=_n(_TWO_63)),
         copy=False,
     )
-    return _case((in_range, cast(round_half_away(value, None, traits), traits, T.INTEGER)))
+    return _case((in_range, cast(round_half_away(value, 0, traits), traits, T.INTEGER)))
 
 
-def round_half_away(value: exp.Expr, decimals: exp.Expr | None, traits: DialectTraits) -> exp.Expr:
-    """ROUND of a double, half away from zero, as a double."""
-    if traits.round_via_numeric:
-        rounded = exp.Round(this=exp.Cast(this=value.copy(), to=exp.DataType.build("DECIMAL")), decimals=decimals)
-        return cast(rounded, traits, T.DOUBLE)
-    return exp.Round(this=value.copy(), decimals=decimals)
+# Doubles at least this large have no fractional part: rounding them to decimals changes nothing.
+_TWO_52 = "4503599627370496.0"
+
+
+def round_half_away(value: exp.Expr, places: int, traits: DialectTraits) -> exp.Expr:
+    """ROUND of a double to ``places`` decimals (negative: tens, hundreds...), half away from zero, as a double.
+
+    The value is scaled by 10^places as a double, rounded to a whole number, and scaled back: the
+    memory engine's rule (Polars). 0.285 is 0.28499999999999998 in binary and rounds to 0.28;
+    16.5 * 1.17 scales to exactly 1930.5 and rounds to 19.31. DuckDB's own ROUND(x, 2) rounds the
+    unscaled binary value (19.30); PostgreSQL's ROUND of a NUMERIC rounds 15 significant digits.
+    """
+    if places == 0:
+        return _half_away(value.copy(), traits)
+    scale = _n(str(10 ** abs(places)))
+    if places < 0:
+        return exp.Mul(this=_half_away(exp.Div(this=value.copy(), expression=scale), traits), expression=scale.copy())
+    scaled = exp.Div(this=_half_away(exp.Mul(this=value.copy(), expression=scale), traits), expression=scale.copy())
+    small = exp.LT(this=exp.Abs(this=value.copy()), expression=_n(_TWO_52))  # NULL and NaN: not small
+    return _case((small, scaled), default=value.copy())
+
+
+def _half_away(value: exp.Expr, traits: DialectTraits) -> exp.Expr:
+    """A double rounded to a whole number, half away from zero."""
+    if not traits.round_via_numeric:
+        return exp.Round(this=value)
+    # PostgreSQL's ROUND of a double is half to even and its NUMERIC cast keeps 15 digits: take the
+    # whole part and add one away from zero when the (exact) remainder is at least a half.
+    whole = exp.Anonymous(this="TRUNC", expressions=[value.copy()])
+    rest = exp.Abs(this=exp.Sub(this=value.copy(), expression=whole.copy()))
+    step = _case((exp.GTE(this=rest, expression=_n("0.5")), exp.Sign(this=value.copy())), default=_n("0.0"))
+    return exp.Paren(this=exp.Add(this=whole, expression=step))
 
 
 def to_text(value: exp.Expr, src: ColumnType | None, traits: DialectTraits) -> exp.Expr:

@@ -135,14 +135,25 @@ class _Rewriter:
         return exp.Paren(this=exp.Sub(this=a, expression=exp.Mul(this=b, expression=quotient)))
 
     def round(self, node: exp.Expr) -> exp.Expr:
-        decimals = node.args.get("decimals")
-        rewritten_decimals = _int4(self.rewrite(decimals)) if decimals is not None else None
+        places = self.round_places(node.args.get("decimals"))
         if self.type_of(node.this) == T.INTEGER:
-            if decimals is None or (isinstance(decimals, exp.Literal) and decimals.is_int and int(decimals.name) >= 0):
+            if places >= 0:
                 return self.rewrite(node.this)
-            rounded = round_half_away(self.double(node.this), rewritten_decimals, self.traits)
-            return cast(rounded, self.traits, T.INTEGER)
-        return round_half_away(self.double(node.this), rewritten_decimals, self.traits)
+            return cast(round_half_away(self.double(node.this), places, self.traits), self.traits, T.INTEGER)
+        return round_half_away(self.double(node.this), places, self.traits)
+
+    def round_places(self, node: exp.Expr | None) -> int:
+        """ROUND's decimals: an integer literal, as the memory engine requires."""
+        if node is None:
+            return 0
+        if isinstance(node, exp.Paren):
+            return self.round_places(node.this)
+        if isinstance(node, exp.Neg):
+            return -self.round_places(node.this)
+        if isinstance(node, exp.Literal) and node.is_int:
+            return int(node.this)
+        raise ExpressionError(f"ROUND takes an integer literal for its decimals, got {node.sql()!r}",
+                              expression=self.text, where=self.where)
 
     def floor_ceil(self, node: exp.Expr) -> exp.Expr:
         if self.type_of(node.this) == T.INTEGER:

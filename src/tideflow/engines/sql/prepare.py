@@ -358,8 +358,7 @@ def _round(step: v.RoundStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
     columns = _same(schema)
     for name, typ in _typed_columns(step.columns, schema, ctx, kp, (T.INTEGER, T.DOUBLE)):
         if typ == T.DOUBLE:
-            decimals = exp.Literal.number(step.decimals) if step.decimals else None
-            columns[name] = (round_half_away(col(name), decimals, ctx.traits), T.DOUBLE)
+            columns[name] = (round_half_away(col(name), step.decimals, ctx.traits), T.DOUBLE)
     return StepResult(columns)
 
 

@@ -313,7 +313,11 @@ FROM (
                                     "paid",
                                     "ratio",
                                     "rem",
-                                    CAST(ROUND("amount" / NULLIF(CAST(4 AS DOUBLE), 0), 1) AS DOUBLE) AS "half"
+                                    CAST(CASE
+                                      WHEN ABS("amount" / NULLIF(CAST(4 AS DOUBLE), 0)) < 4503599627370496.0
+                                      THEN ROUND("amount" / NULLIF(CAST(4 AS DOUBLE), 0) * 10) / 10
+                                      ELSE "amount" / NULLIF(CAST(4 AS DOUBLE), 0)
+                                    END AS DOUBLE) AS "half"
                                   FROM (
                                     SELECT
                                       "id",

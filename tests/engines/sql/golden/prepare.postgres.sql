@@ -66,7 +66,9 @@ FROM (
       SELECT
         "id",
         "who",
-        CAST(ROUND(CAST("amount" AS DECIMAL)) AS DOUBLE PRECISION) AS "amount",
+        (
+          TRUNC("amount") + CASE WHEN ABS("amount" - TRUNC("amount")) >= 0.5 THEN SIGN("amount") ELSE 0.0 END
+        ) AS "amount",
         "qty",
         "note",
         "day",
@@ -317,10 +319,19 @@ FROM (
                                     "paid",
                                     "ratio",
                                     "rem",
-                                    CAST(CAST(ROUND(
-                                      CAST(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) AS DECIMAL),
-                                      1
-                                    ) AS DOUBLE PRECISION) AS DOUBLE PRECISION) AS "half"
+                                    CAST(CASE
+                                      WHEN ABS(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)) < 4503599627370496.0
+                                      THEN CAST((
+                                        TRUNC(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10) + CASE
+                                          WHEN ABS(
+                                            CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10 - TRUNC(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10)
+                                          ) >= 0.5
+                                          THEN SIGN(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10)
+                                          ELSE 0.0
+                                        END
+                                      ) AS DOUBLE PRECISION) / 10
+                                      ELSE CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)
+                                    END AS DOUBLE PRECISION) AS "half"
                                   FROM (
                                     SELECT
                                       "id",
