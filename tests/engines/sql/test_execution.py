@@ -272,6 +272,30 @@ def test_window_frames_and_lag(duck: Any, pg_conn: Any, pg_schema: str) -> None:
     ]
 
 
+def test_postgres_runs_row_number_lag_and_running_sum_in_one_window_pass(
+    duck: Any, pg_conn: Any, pg_schema: str
+) -> None:
+    """PostgreSQL plans one WindowAgg per distinct window definition, frame included: row_number
+    and lag (which ignore the frame) carry the running sum's frame so all three share one pass,
+    and still give the same rows as DuckDB."""
+    tables = {"t": ({"g": T.STRING, "o": T.INTEGER, "v": T.INTEGER},
+                    [("a", 1, 10), ("a", 2, 20), ("a", 3, None), ("b", 1, 5)])}
+    spec = recipe(type="window", inputs=["t"], partition_by=["g"], order_by=[{"column": "o"}],
+                  order_is_unique=True,
+                  functions=[{"fn": "sum", "column": "v"}, {"fn": "lag", "column": "o"}, {"fn": "row_number"}])
+    assert one(run(spec, tables, duck, pg_conn, pg_schema)) == [
+        ("a", 1, 10, 10, None, 1), ("a", 2, 20, 30, 1, 2), ("a", 3, None, 30, 2, 3), ("b", 1, 5, 5, None, 1)]
+    query = compile_recipe(spec, inputs_for(tables, pg_schema), "postgres")["out"]
+    with pg_conn.cursor() as cur:
+        cur.execute("EXPLAIN (FORMAT JSON, COSTS OFF) " + to_sql(query, "postgres"))
+        plan = cur.fetchone()[0]
+
+    def nodes(node: dict[str, Any]) -> list[str]:
+        return [node["Node Type"], *(n for child in node.get("Plans", []) for n in nodes(child))]
+
+    assert nodes(plan[0]["Plan"]).count("WindowAgg") == 1
+
+
 def test_window_order_is_unique_sorts_on_order_by_alone() -> None:
     columns = {"g": T.STRING, "o": T.INTEGER, "v": T.INTEGER, "w": T.STRING}
     base = {"type": "window", "inputs": ["t"], "partition_by": ["g"], "order_by": [{"column": "o"}],

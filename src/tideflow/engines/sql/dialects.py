@@ -43,6 +43,9 @@ class DialectTraits:
     * ``interval_epoch``: ``EXTRACT(EPOCH FROM end - start)`` gives the seconds between two
       timestamps (exact on PostgreSQL, where EXTRACT is NUMERIC: one extraction per row instead of
       two); else the difference of the two epochs.
+    * ``shared_window_frame``: row_number, lag and lead (which ignore the frame) are written with
+      the frame of the recipe's first ordered aggregate, so the database evaluates them in the same
+      pass: PostgreSQL plans one WindowAgg node per distinct window definition, frame included.
     * ``risky_foreign_nodes``: node types that sqlglot transpiles *into* this dialect with a
       different meaning; a SQL recipe written in another dialect that uses them is refused.
     """
@@ -56,6 +59,7 @@ class DialectTraits:
     first_last: FirstLastStyle = "ordered_first"
     regex_extract: RegexExtractStyle = "regexp_extract"
     interval_epoch: bool = False
+    shared_window_frame: bool = False
     risky_foreign_nodes: tuple[type[exp.Expr], ...] = field(default_factory=tuple)
 
 
@@ -80,6 +84,7 @@ TRAITS: dict[str, DialectTraits] = {
         first_last="array_agg",
         regex_extract="regexp_match_array",
         interval_epoch=True,
+        shared_window_frame=True,
         risky_foreign_nodes=(exp.TryCast, exp.Pivot, exp.Median),
     ),
     "spark": DialectTraits(

@@ -178,6 +178,20 @@ def _over(
     )
 
 
+def _shared_frame(recipe: v.WindowRecipe) -> exp.WindowSpec | None:
+    """The frame of the first aggregate ordered like row_number/lag/lead (see
+    ``DialectTraits.shared_window_frame``); None when there is none."""
+    if not recipe.order_by:
+        return None
+    for fn in recipe.functions:
+        if fn.fn not in _FRAMELESS:
+            return _frame(fn.frame.preceding, fn.frame.following) if fn.frame is not None else _frame(None, 0)
+    return None
+
+
+_FRAMELESS = ("row_number", "rank", "dense_rank", "lag", "lead")
+
+
 def compile_window(recipe: v.WindowRecipe, source: SqlInput, ctx: Ctx) -> tuple[exp.Query, Schema]:
     rel = input_rel(source, "_in")
     schema = rel.schema
@@ -188,14 +202,15 @@ def compile_window(recipe: v.WindowRecipe, source: SqlInput, ctx: Ctx) -> tuple[
     ctx.check_new_names([*schema, *(f.output_name for f in recipe.functions)], "functions")
     projections: list[exp.Expr] = [col(n) for n in schema]
     out_schema = dict(schema)
+    shared = _shared_frame(recipe) if ctx.traits.shared_window_frame else None
     for i, fn in enumerate(recipe.functions):
         kp = f"functions[{i}]"
         typ = ctx.check_column(fn.column, schema, f"{kp}.column") if fn.column is not None else None
         value = col(fn.column) if fn.column is not None else None
-        if fn.fn in ("row_number", "rank", "dense_rank", "lag", "lead") and not recipe.order_by:
+        if fn.fn in _FRAMELESS and not recipe.order_by:
             raise ctx.error(kp, f"window function {fn.fn!r} needs the recipe's 'order_by'")
         if fn.fn == "row_number":
-            node: exp.Expr = cast(_over(exp.RowNumber(), partition, total), ctx.traits, T.INTEGER)
+            node: exp.Expr = cast(_over(exp.RowNumber(), partition, total, shared), ctx.traits, T.INTEGER)
             out_type = T.INTEGER
         elif fn.fn in ("rank", "dense_rank"):
             ranker = exp.Anonymous(this=fn.fn.upper(), expressions=[])
@@ -203,7 +218,7 @@ def compile_window(recipe: v.WindowRecipe, source: SqlInput, ctx: Ctx) -> tuple[
         elif fn.fn in ("lag", "lead"):
             value, typ = _needs(value, typ, ctx, kp)
             shift = (exp.Lag if fn.fn == "lag" else exp.Lead)(this=value, offset=exp.Literal.number(fn.offset))
-            node, out_type = _over(shift, partition, total), typ
+            node, out_type = _over(shift, partition, total, shared), typ
         else:
             if fn.fn == "count":
                 agg: exp.Expr = exp.Count(this=value if value is not None else exp.Star())

@@ -11,15 +11,18 @@ SELECT
   CAST(ROW_NUMBER() OVER (
     PARTITION BY "customer"
     ORDER BY "id" ASC, "amount" ASC, "qty" ASC, "note" COLLATE "C" ASC, "day" ASC, "ts" ASC, "paid" ASC
+    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
   ) AS BIGINT) AS "row_number",
   CAST(RANK() OVER (PARTITION BY "customer" ORDER BY "id" ASC) AS BIGINT) AS "rank",
   LAG("amount", 1) OVER (
     PARTITION BY "customer"
     ORDER BY "id" ASC, "amount" ASC, "qty" ASC, "note" COLLATE "C" ASC, "day" ASC, "ts" ASC, "paid" ASC
+    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
   ) AS "amount_lag",
   LEAD("qty", 2) OVER (
     PARTITION BY "customer"
     ORDER BY "id" ASC, "amount" ASC, "qty" ASC, "note" COLLATE "C" ASC, "day" ASC, "ts" ASC, "paid" ASC
+    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
   ) AS "qty_lead",
   CAST(SUM("qty") OVER (
     PARTITION BY "customer"
