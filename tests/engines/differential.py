@@ -61,7 +61,7 @@ def _rows(draw: st.DrawFn, n: int) -> list[dict[str, Any]]:
             S: draw(st.one_of(st.none(), texts)),
             D: draw(st.one_of(st.none(), st.dates(dt.date(1999, 1, 1), dt.date(2030, 12, 31)))),
             TS: draw(st.one_of(st.none(), st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2030, 1, 1))
-                               .map(lambda t: t.replace(microsecond=0)))),
+                               .map(lambda t: t if t.microsecond % 2 else t.replace(microsecond=0)))),
             B: draw(st.one_of(st.none(), st.booleans())),
         })
     return rows

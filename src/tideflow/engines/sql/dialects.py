@@ -22,6 +22,7 @@ TRANSPILE_ONLY = ("spark", "snowflake")
 
 FirstLastStyle = Literal["ordered_first", "array_agg", "window"]
 RegexExtractStyle = Literal["regexp_extract", "regexp_match_array"]
+SecondsBetween = Literal["interval_epoch", "epoch_us", "epochs"]
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,15 @@ class DialectTraits:
       ``(ARRAY_AGG(x ORDER BY ..))[1]``, or a FIRST_VALUE window column aggregated with MIN.
     * ``regex_extract``: REGEXP_EXTRACT(s, p, g) (empty string on no match) or PostgreSQL's
       ``(regexp_match(s, '(' || p || ')'))[g + 1]``.
-    * ``interval_epoch``: ``EXTRACT(EPOCH FROM end - start)`` gives the seconds between two
-      timestamps (exact on PostgreSQL, where EXTRACT is NUMERIC: one extraction per row instead of
-      two); else the difference of the two epochs.
+    * ``seconds_between``: how the microseconds from ``start`` to ``end`` are computed, exactly,
+      before one division by the unit (the memory engine's value): ``interval_epoch`` is
+      ``EXTRACT(EPOCH FROM end - start) * 10^6``, exact where EXTRACT is NUMERIC (PostgreSQL);
+      ``epoch_us`` is ``EPOCH_US(end) - EPOCH_US(start)`` on BIGINT (DuckDB, whose double EPOCH of
+      a timestamp is coarse: 1 us came out as 0.95 us, a day as 6 us too long); ``epochs`` the
+      difference of two epochs (dialects that are only transpiled).
+    * ``date_part_double``: ``EXTRACT`` returns NUMERIC (PostgreSQL 14+), costly to compute and to
+      convert; ``DATE_PART`` returns a double, exact for every part Tideflow extracts (10M rows:
+      0.3 s less per part).
     * ``shared_window_frame``: row_number, lag and lead (which ignore the frame) are written with
       the frame of the recipe's first ordered aggregate, so the database evaluates them in the same
       pass: PostgreSQL plans one WindowAgg node per distinct window definition, frame included.
@@ -58,7 +65,8 @@ class DialectTraits:
     double_modulo: bool = True
     first_last: FirstLastStyle = "ordered_first"
     regex_extract: RegexExtractStyle = "regexp_extract"
-    interval_epoch: bool = False
+    seconds_between: SecondsBetween = "epochs"
+    date_part_double: bool = False
     shared_window_frame: bool = False
     risky_foreign_nodes: tuple[type[exp.Expr], ...] = field(default_factory=tuple)
 
@@ -73,7 +81,7 @@ _ANSI_TYPES = {
 }
 
 TRAITS: dict[str, DialectTraits] = {
-    "duckdb": DialectTraits(name="duckdb", types=_ANSI_TYPES),
+    "duckdb": DialectTraits(name="duckdb", types=_ANSI_TYPES, seconds_between="epoch_us"),
     "postgres": DialectTraits(
         name="postgres",
         types={**_ANSI_TYPES, ColumnType.DOUBLE: "DOUBLE PRECISION", ColumnType.STRING: "TEXT"},
@@ -83,7 +91,8 @@ TRAITS: dict[str, DialectTraits] = {
         double_modulo=False,
         first_last="array_agg",
         regex_extract="regexp_match_array",
-        interval_epoch=True,
+        seconds_between="interval_epoch",
+        date_part_double=True,
         shared_window_frame=True,
         risky_foreign_nodes=(exp.TryCast, exp.Pivot, exp.Median),
     ),

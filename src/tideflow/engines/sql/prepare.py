@@ -32,6 +32,7 @@ from tideflow.engines.sql.build import (
     typed_null,
 )
 from tideflow.engines.sql.casts import round_half_away, safe_cast, to_text
+from tideflow.engines.sql.dialects import DialectTraits
 from tideflow.engines.sql.expressions import compile_condition, compile_expression
 from tideflow.recipes import visual as v
 from tideflow.recipes.types import ColumnType, Schema, common_type
@@ -298,12 +299,20 @@ def _temporal(name: str, schema: Schema, ctx: Ctx, key_path: str) -> ColumnType:
     return typ
 
 
+def _extract(part: str, value: exp.Expr, traits: DialectTraits) -> exp.Expr:
+    """``EXTRACT(part FROM value)``, or ``DATE_PART('part', value)`` where EXTRACT is NUMERIC (see
+    ``DialectTraits.date_part_double``)."""
+    if traits.date_part_double:
+        return exp.Anonymous(this="DATE_PART", expressions=[exp.Literal.string(part.lower()), value])
+    return exp.Extract(this=exp.var(part), expression=value)
+
+
 def _date_part(step: v.DatePartStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
     typ = _temporal(step.column, schema, ctx, f"{kp}.column")
     value: exp.Expr = col(step.column)
     if step.part in ("hour", "minute", "second") and typ == T.DATE:
         value = cast(value, ctx.traits, T.TIMESTAMP)
-    extracted: exp.Expr = exp.Extract(this=exp.var(_PARTS[step.part]), expression=value)
+    extracted = _extract(_PARTS[step.part], value, ctx.traits)
     if step.part == "second":
         extracted = exp.Floor(this=extracted)
     return _put(schema, step.output, cast(extracted, ctx.traits, T.INTEGER), T.INTEGER)
@@ -322,12 +331,22 @@ def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepR
     def epoch(value: exp.Expr) -> exp.Expr:
         return exp.Extract(this=exp.var("EPOCH"), expression=value)
 
-    if ctx.traits.interval_epoch:
-        elapsed = epoch(exp.paren(exp.Sub(this=ts(step.end), expression=ts(step.start)), copy=False))
+    def micros(value: exp.Expr) -> exp.Expr:
+        return exp.Anonymous(this="EPOCH_US", expressions=[value])
+
+    million = exp.Literal.number(1_000_000)
+    style = ctx.traits.seconds_between
+    if style == "epoch_us":  # BIGINT microseconds
+        elapsed_us: exp.Expr = exp.Sub(this=micros(ts(step.end)), expression=micros(ts(step.start)))
+    elif style == "interval_epoch":  # an exact NUMERIC of seconds: times 10^6 is whole microseconds
+        interval = exp.paren(exp.Sub(this=ts(step.end), expression=ts(step.start)), copy=False)
+        elapsed_us = exp.Mul(this=epoch(interval), expression=million)
     else:
-        elapsed = exp.Sub(this=epoch(ts(step.end)), expression=epoch(ts(step.start)))
-    seconds = cast(elapsed, ctx.traits, T.DOUBLE)
-    value = exp.Div(this=seconds, expression=exp.Literal.number(_UNIT_SECONDS[step.unit]))
+        elapsed_us = exp.Mul(this=exp.paren(exp.Sub(this=epoch(ts(step.end)), expression=epoch(ts(step.start)))),
+                             expression=million)
+    # Exact microseconds (below 2^53: 285 years) as a double, one division: the memory engine's value.
+    value = exp.Div(this=cast(elapsed_us, ctx.traits, T.DOUBLE),
+                    expression=exp.Literal.number(_UNIT_SECONDS[step.unit] * 1_000_000))
     return _put(schema, step.output, value, T.DOUBLE)
 
 

@@ -148,7 +148,7 @@ FROM (
               "p3",
               "tail",
               "dow",
-              CAST(EXTRACT(EPOCH FROM CAST("ts" AS TIMESTAMP)) - EXTRACT(EPOCH FROM CAST("day" AS TIMESTAMP)) AS DOUBLE) / 3600 AS "hours"
+              CAST(EPOCH_US(CAST("ts" AS TIMESTAMP)) - EPOCH_US(CAST("day" AS TIMESTAMP)) AS DOUBLE) / 3600000000 AS "hours"
             FROM (
               SELECT
                 "id",

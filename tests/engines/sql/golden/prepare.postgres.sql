@@ -152,7 +152,7 @@ FROM (
               "dow",
               CAST(EXTRACT(EPOCH FROM (
                 CAST("ts" AS TIMESTAMP) - CAST("day" AS TIMESTAMP)
-              )) AS DOUBLE PRECISION) / 3600 AS "hours"
+              )) * 1000000 AS DOUBLE PRECISION) / 3600000000 AS "hours"
             FROM (
               SELECT
                 "id",
@@ -171,7 +171,7 @@ FROM (
                 "p2",
                 "p3",
                 "tail",
-                CAST(EXTRACT(ISODOW FROM "ts") AS BIGINT) AS "dow"
+                CAST(DATE_PART('isodow', "ts") AS BIGINT) AS "dow"
               FROM (
                 SELECT
                   "id",
