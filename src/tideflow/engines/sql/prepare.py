@@ -328,7 +328,7 @@ def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepR
     def ts(name: str) -> exp.Expr:
         return cast(col(name), ctx.traits, T.TIMESTAMP)
 
-    def epoch(value: exp.Expr) -> exp.Expr:
+    def epoch(value: exp.Expr) -> exp.Expr:  # EXTRACT, not _extract: PostgreSQL's NUMERIC epoch is exact
         return exp.Extract(this=exp.var("EPOCH"), expression=value)
 
     def micros(value: exp.Expr) -> exp.Expr:

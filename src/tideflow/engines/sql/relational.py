@@ -178,15 +178,20 @@ def _over(
     )
 
 
+def _aggregate_frame(fn: v.WindowFunction, ordered: bool) -> exp.WindowSpec:
+    """An aggregate's frame: its own, else running when the window is ordered, else the partition."""
+    if fn.frame is not None:
+        return _frame(fn.frame.preceding, fn.frame.following)
+    return _frame(None, 0) if ordered else _frame(None, None)
+
+
 def _shared_frame(recipe: v.WindowRecipe) -> exp.WindowSpec | None:
-    """The frame of the first aggregate ordered like row_number/lag/lead (see
+    """The frame of the first aggregate of an ordered window, for row_number/lag/lead to share (see
     ``DialectTraits.shared_window_frame``); None when there is none."""
     if not recipe.order_by:
         return None
-    for fn in recipe.functions:
-        if fn.fn not in _FRAMELESS:
-            return _frame(fn.frame.preceding, fn.frame.following) if fn.frame is not None else _frame(None, 0)
-    return None
+    first = next((fn for fn in recipe.functions if fn.fn not in _FRAMELESS), None)
+    return _aggregate_frame(first, True) if first is not None else None
 
 
 _FRAMELESS = ("row_number", "rank", "dense_rank", "lag", "lead")
@@ -228,12 +233,8 @@ def compile_window(recipe: v.WindowRecipe, source: SqlInput, ctx: Ctx) -> tuple[
                 if fn.fn in ("sum", "avg") and not typ.is_numeric:
                     raise ctx.error(f"{kp}.column", f"{fn.fn} needs a numeric column; {fn.column!r} is {typ.value}")
                 agg, out_type = numeric_aggregate(fn.fn, value, typ, ctx.traits), aggregate_type(fn.fn, typ)
-            if fn.frame is not None:
-                spec, frame_order = _frame(fn.frame.preceding, fn.frame.following), total
-            elif recipe.order_by:
-                spec, frame_order = _frame(None, 0), total
-            else:
-                spec, frame_order = _frame(None, None), []
+            spec = _aggregate_frame(fn, bool(recipe.order_by))
+            frame_order = total if fn.frame is not None or recipe.order_by else []
             inner = agg.this if isinstance(agg, exp.Cast) else agg
             window = _over(inner, partition, frame_order, spec)
             node = cast(window, ctx.traits, T.INTEGER) if isinstance(agg, exp.Cast) else window
