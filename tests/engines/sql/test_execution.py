@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import random
+from fractions import Fraction
 from typing import Any
 
 import duckdb
@@ -49,6 +51,13 @@ def one(rows: dict[str, Rows]) -> Rows:
     return only
 
 
+def each_engine(spec: Any, tables: dict[str, Table], duck: Any, pg: Any, schema: str) -> dict[str, Rows]:
+    """The sorted rows of the recipe's one output on each engine, for checks of exact values
+    (``run`` compares the engines only to 12 digits)."""
+    ((d, p),) = run_both(spec, tables, duck, pg, schema).values()
+    return {"duckdb": sort_rows(d), "postgres": sort_rows(p)}
+
+
 @pytest.mark.parametrize("kind", sorted(RECIPES))
 def test_every_fixture_recipe_agrees_on_both_engines(kind: str, duck: Any, pg_conn: Any, pg_schema: str) -> None:
     outputs = run(RECIPES[kind], TABLES, duck, pg_conn, pg_schema)
@@ -86,13 +95,24 @@ def test_prepare_fixture_rows(duck: Any, pg_conn: Any, pg_schema: str) -> None:
 
 def test_date_diff_and_date_parts_are_exact_to_the_microsecond(duck: Any, pg_conn: Any, pg_schema: str) -> None:
     """date_diff is the microseconds between the two / 10^6 (what the memory engine computes), not a
-    difference of two double epochs: near 2000 those step by 0.12 us, and 1 us came out as 0.95 us."""
-    pairs = [
+    difference of two double epochs: near 2000 those step by 0.12 us, and 1 us came out as 0.95 us.
+    PostgreSQL rounds its double epoch below 2^30 s and takes the NUMERIC one beyond: both sides of
+    that line, and random gaps from a microsecond to two centuries, must be exact."""
+    edge = dt.datetime(1990, 5, 6, 7, 8, 9, 123456)
+    pairs: list[tuple[dt.datetime | None, dt.datetime | None]] = [
         (dt.datetime(2000, 1, 1), dt.datetime(2000, 1, 1, 0, 0, 0, 1)),
         (dt.datetime(2021, 3, 4, 5, 6, 7, 123457), dt.datetime(2021, 3, 4, 5, 6, 7, 123458)),
         (dt.datetime(2030, 12, 31, 23, 59, 59, 999999), dt.datetime(1999, 12, 31, 23, 59, 59, 999999)),
         (dt.datetime(2012, 6, 30, 23, 59, 58, 500001), dt.datetime(2012, 7, 2, 0, 0, 0, 7)),
+        (dt.datetime(1901, 1, 1, 0, 0, 0, 1), dt.datetime(2099, 12, 31, 23, 59, 59, 999999)),
+        *[(edge, edge + dt.timedelta(seconds=sign * 2**30, microseconds=sign * d))
+          for sign in (1, -1) for d in (-1, 0, 1)],
+        (None, edge),
     ]
+    rng = random.Random(30)
+    for scale in (10**3, 10**7, 10**11, 10**15, 6 * 10**15):
+        start = dt.datetime(1900, 1, 1) + dt.timedelta(microseconds=rng.randrange(4 * 10**15))
+        pairs += [(start, start + dt.timedelta(microseconds=rng.randrange(-scale, scale))) for _ in range(40)]
     tables = {"t": ({"i": T.INTEGER, "a": T.TIMESTAMP, "b": T.TIMESTAMP},
                     [(i, a, b) for i, (a, b) in enumerate(pairs)])}
     spec = recipe(type="prepare", inputs=["t"], steps=[
@@ -101,12 +121,50 @@ def test_date_diff_and_date_parts_are_exact_to_the_microsecond(duck: Any, pg_con
         {"op": "date_part", "column": "b", "part": "second", "output": "sec"},
         {"op": "date_part", "column": "b", "part": "dayofweek", "output": "dow"},
     ])
-    got = one(run(spec, tables, duck, pg_conn, pg_schema))
-    for (_, a, b, s, h, sec, dow), (want_a, want_b) in zip(sorted(got), pairs, strict=True):
-        micros = (want_b - want_a) // dt.timedelta(microseconds=1)
-        assert (a, b) == (want_a, want_b)
-        assert s == micros / 1e6 and h == micros / 3.6e9
-        assert (sec, dow) == (want_b.second, want_b.isoweekday())
+    for engine, got in each_engine(spec, tables, duck, pg_conn, pg_schema).items():
+        for (_, a, b, s, h, sec, dow), (want_a, want_b) in zip(sorted(got), pairs, strict=True):
+            assert (a, b) == (want_a, want_b)
+            if want_a is None or want_b is None:
+                assert (s, h) == (None, None)
+                continue
+            micros = (want_b - want_a) // dt.timedelta(microseconds=1)
+            assert s == micros / 1e6 and h == micros / 3.6e9, (engine, want_a, want_b)
+            assert (sec, dow) == (want_b.second, want_b.isoweekday())
+
+
+def _half_away(x: float, places: int) -> float:
+    """The memory engine's ROUND, computed exactly: x * 10^places as a double, rounded half away
+    from zero on its exact binary value, divided back (values from 2^52 up are already whole)."""
+    if abs(x) >= 2.0**52:
+        return x
+    scaled = Fraction(x * 10.0**places)
+    whole = math.floor(abs(scaled))
+    whole += abs(scaled) - whole >= Fraction(1, 2)
+    return math.copysign(whole, x) / 10.0**places
+
+
+def test_round_is_half_away_from_zero_on_the_exact_double(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    """PostgreSQL's own ROUND of a double is half to even: Tideflow truncates x + sign(x) * (0.5 - 2^-54),
+    which must round exactly like the memory engine at the halves, just below them and near 2^52."""
+    values = [0.5, -0.5, 0.49999999999999994, -0.49999999999999994, 1.5, 2.5, -2.5, 0.285, 16.5 * 1.17,
+              math.nextafter(2.5, 0.0), math.nextafter(0.5, 1.0), 2.0**52 - 0.5, 2.0**51 + 0.5, 2.0**52 + 1,
+              -(2.0**53) - 2, 1e300, 5e-324, 0.0, 1930.5, 0.125, 0.135, 1.005]
+    rng = random.Random(52)
+    values += [rng.randint(-10**6, 10**6) / 200 for _ in range(60)]  # many exact halves and quarters
+    values += [math.nextafter(rng.randint(-10**9, 10**9) + 0.5, rng.choice([0.0, math.inf])) for _ in range(40)]
+    tables = {"t": ({"i": T.INTEGER, "x": T.DOUBLE}, [(i, x) for i, x in enumerate(values)] + [(len(values), None)])}
+    spec = recipe(type="prepare", inputs=["t"], steps=[
+        {"op": "formula", "column": "r0", "expr": "x"},
+        {"op": "formula", "column": "r2", "expr": "x"},
+        {"op": "round", "columns": ["r0"], "decimals": 0},
+        {"op": "round", "columns": ["r2"], "decimals": 2},
+    ])
+    for engine, got in each_engine(spec, tables, duck, pg_conn, pg_schema).items():
+        got.sort(key=lambda row: row[0])
+        assert got[-1] == (len(values), None, None, None)
+        for (_, x, r0, r2), want in zip(got, values, strict=False):
+            assert x == want
+            assert (r0, r2) == (_half_away(want, 0), _half_away(want, 2)), (engine, want)
 
 
 def test_division_modulo_and_casts(duck: Any, pg_conn: Any, pg_schema: str) -> None:

@@ -157,6 +157,7 @@ def _double_to_integer(value: exp.Expr, traits: DialectTraits) -> exp.Expr:
 
 # Doubles at least this large have no fractional part: rounding them to decimals changes nothing.
 _TWO_52 = "4503599627370496.0"
+_BELOW_HALF = exp.cast(exp.Literal.string("0.49999999999999994"), "DOUBLE")  # 0.5 - 2^-54
 
 
 def round_half_away(value: exp.Expr, places: int, traits: DialectTraits) -> exp.Expr:
@@ -181,12 +182,14 @@ def _half_away(value: exp.Expr, traits: DialectTraits) -> exp.Expr:
     """A double rounded to a whole number, half away from zero."""
     if not traits.round_via_numeric:
         return exp.Round(this=value)
-    # PostgreSQL's ROUND of a double is half to even and its NUMERIC cast keeps 15 digits: take the
-    # whole part and add one away from zero when the (exact) remainder is at least a half.
-    whole = exp.Anonymous(this="TRUNC", expressions=[value.copy()])
-    rest = exp.Abs(this=exp.Sub(this=value.copy(), expression=whole.copy()))
-    step = _case((exp.GTE(this=rest, expression=_n("0.5")), exp.Sign(this=value.copy())), default=_n("0.0"))
-    return exp.Paren(this=exp.Add(this=whole, expression=step))
+    # PostgreSQL's ROUND of a double is half to even and its NUMERIC cast keeps 15 digits. Add the
+    # largest double below one half (0.5 - 2^-54) away from zero and truncate: the one rounding of
+    # that sum reaches the next whole number exactly when the remainder is at least a half (at 0.5
+    # the sum 1 - 2^-54 is a tie that rounds to the even 1.0; at 0.5 - 2^-54 it is 1 - 2^-53,
+    # exact; from 2^52 up the value is whole and the sum rounds back to it). The value appears
+    # twice, not four times: PostgreSQL evaluates an expression once per reference.
+    nudged = exp.Add(this=value.copy(), expression=exp.Mul(this=exp.Sign(this=value), expression=_BELOW_HALF.copy()))
+    return exp.Anonymous(this="TRUNC", expressions=[nudged])
 
 
 def to_text(value: exp.Expr, src: ColumnType | None, traits: DialectTraits) -> exp.Expr:

@@ -42,8 +42,9 @@ class DialectTraits:
     * ``regex_extract``: REGEXP_EXTRACT(s, p, g) (empty string on no match) or PostgreSQL's
       ``(regexp_match(s, '(' || p || ')'))[g + 1]``.
     * ``seconds_between``: how the microseconds from ``start`` to ``end`` are computed, exactly,
-      before one division by the unit (the memory engine's value): ``interval_epoch`` is
-      ``EXTRACT(EPOCH FROM end - start) * 10^6``, exact where EXTRACT is NUMERIC (PostgreSQL);
+      before one division by the unit (the memory engine's value): ``interval_epoch`` rounds
+      ``DATE_PART('epoch', end - start) * 10^6`` to whole microseconds where that is exact (under
+      2^30 s) and takes the NUMERIC ``EXTRACT(EPOCH ...)`` beyond (PostgreSQL);
       ``epoch_us`` is ``EPOCH_US(end) - EPOCH_US(start)`` on BIGINT (DuckDB, whose double EPOCH of
       a timestamp is coarse: 1 us came out as 0.95 us, a day as 6 us too long); ``epochs`` the
       difference of two epochs (dialects that are only transpiled).

@@ -319,6 +319,24 @@ def _date_part(step: v.DatePartStep, schema: Schema, ctx: Ctx, kp: str) -> StepR
 
 
 _UNIT_SECONDS = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
+_TWO_30 = 1 << 30  # seconds (34 years): below it the double epoch of an interval is within 0.3 us
+
+
+def _interval_micros(interval: exp.Expr, traits: DialectTraits) -> exp.Expr:
+    """The whole microseconds of an interval, exactly, as a double (PostgreSQL).
+
+    The NUMERIC epoch (``EXTRACT``) is exact but costs 0.5 us a row; the double epoch
+    (``DATE_PART``) costs a fifth of that and is off by at most 1 ulp (days * 86400 + time / 10^6,
+    two roundings). Below 2^30 seconds an ulp is 2^-22 s, so epoch * 10^6 is within 0.3 us of the
+    whole number and ``ROUND`` recovers it; longer intervals (and NULL) take the NUMERIC epoch.
+    """
+    epoch = _extract("epoch", interval, traits)
+    million = exp.Literal.number(1_000_000)
+    fast = exp.Round(this=exp.Mul(this=epoch.copy(), expression=million.copy()))
+    exact = cast(exp.Mul(this=exp.Extract(this=exp.var("EPOCH"), expression=interval.copy()), expression=million),
+                 traits, T.DOUBLE)
+    near = exp.LT(this=exp.Abs(this=epoch), expression=exp.Literal.number(_TWO_30))
+    return exp.Case(ifs=[exp.If(this=near, true=fast)], default=exact)
 
 
 def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
@@ -328,7 +346,7 @@ def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepR
     def ts(name: str) -> exp.Expr:
         return cast(col(name), ctx.traits, T.TIMESTAMP)
 
-    def epoch(value: exp.Expr) -> exp.Expr:  # EXTRACT, not _extract: PostgreSQL's NUMERIC epoch is exact
+    def epoch(value: exp.Expr) -> exp.Expr:  # dialects that are only transpiled
         return exp.Extract(this=exp.var("EPOCH"), expression=value)
 
     def micros(value: exp.Expr) -> exp.Expr:
@@ -338,9 +356,9 @@ def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepR
     style = ctx.traits.seconds_between
     if style == "epoch_us":  # BIGINT microseconds
         elapsed_us: exp.Expr = exp.Sub(this=micros(ts(step.end)), expression=micros(ts(step.start)))
-    elif style == "interval_epoch":  # an exact NUMERIC of seconds: times 10^6 is whole microseconds
-        interval = exp.paren(exp.Sub(this=ts(step.end), expression=ts(step.start)), copy=False)
-        elapsed_us = exp.Mul(this=epoch(interval), expression=million)
+    elif style == "interval_epoch":
+        elapsed_us = _interval_micros(exp.paren(exp.Sub(this=ts(step.end), expression=ts(step.start)), copy=False),
+                                      ctx.traits)
     else:
         elapsed_us = exp.Mul(this=exp.paren(exp.Sub(this=epoch(ts(step.end)), expression=epoch(ts(step.start)))),
                              expression=million)

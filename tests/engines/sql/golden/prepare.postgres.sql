@@ -66,9 +66,7 @@ FROM (
       SELECT
         "id",
         "who",
-        (
-          TRUNC("amount") + CASE WHEN ABS("amount" - TRUNC("amount")) >= 0.5 THEN SIGN("amount") ELSE 0.0 END
-        ) AS "amount",
+        TRUNC("amount" + SIGN("amount") * CAST('0.49999999999999994' AS DOUBLE PRECISION)) AS "amount",
         "qty",
         "note",
         "day",
@@ -150,9 +148,19 @@ FROM (
               "p3",
               "tail",
               "dow",
-              CAST(EXTRACT(EPOCH FROM (
-                CAST("ts" AS TIMESTAMP) - CAST("day" AS TIMESTAMP)
-              )) * 1000000 AS DOUBLE PRECISION) / 3600000000 AS "hours"
+              CAST(CASE
+                WHEN ABS(DATE_PART('epoch', (
+                  CAST("ts" AS TIMESTAMP) - CAST("day" AS TIMESTAMP)
+                ))) < 1073741824
+                THEN ROUND(
+                  DATE_PART('epoch', (
+                    CAST("ts" AS TIMESTAMP) - CAST("day" AS TIMESTAMP)
+                  )) * 1000000
+                )
+                ELSE CAST(EXTRACT(EPOCH FROM (
+                  CAST("ts" AS TIMESTAMP) - CAST("day" AS TIMESTAMP)
+                )) * 1000000 AS DOUBLE PRECISION)
+              END AS DOUBLE PRECISION) / 3600000000 AS "hours"
             FROM (
               SELECT
                 "id",
@@ -321,14 +329,8 @@ FROM (
                                     "rem",
                                     CAST(CASE
                                       WHEN ABS(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)) < 4503599627370496.0
-                                      THEN CAST((
-                                        TRUNC(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10) + CASE
-                                          WHEN ABS(
-                                            CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10 - TRUNC(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10)
-                                          ) >= 0.5
-                                          THEN SIGN(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10)
-                                          ELSE 0.0
-                                        END
+                                      THEN CAST(TRUNC(
+                                        CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10 + SIGN(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10) * CAST('0.49999999999999994' AS DOUBLE PRECISION)
                                       ) AS DOUBLE PRECISION) / 10
                                       ELSE CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)
                                     END AS DOUBLE PRECISION) AS "half"
