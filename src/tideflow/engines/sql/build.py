@@ -148,16 +148,17 @@ def convert_value(value: object, typ: ColumnType) -> object:
     return dt.datetime.fromisoformat(str(value)).isoformat(sep=" ")
 
 
-def from_item(relation: exp.Expr, name: str) -> exp.Expr:
-    """``relation`` made into a FROM item aliased ``name`` (quoted)."""
+def from_item(relation: exp.Expr, name: str, *, copy: bool = True) -> exp.Expr:
+    """``relation`` made into a FROM item aliased ``name`` (quoted); ``copy=False`` takes the
+    relation itself, for a tree the caller has just built and drops."""
     table_alias = exp.TableAlias(this=ident(name))
+    relation = relation.copy() if copy else relation
     if isinstance(relation, exp.Table | exp.Subquery):
-        item = relation.copy()
-        item.set("alias", table_alias)
-        return item
+        relation.set("alias", table_alias)
+        return relation
     if isinstance(relation, exp.Query):
-        return exp.Subquery(this=relation.copy(), alias=table_alias)
-    return exp.Table(this=relation.copy(), alias=table_alias)
+        return exp.Subquery(this=relation, alias=table_alias)
+    return exp.Table(this=relation, alias=table_alias)
 
 
 def input_rel(sql_input: SqlInput, name: str) -> Rel:
@@ -165,8 +166,9 @@ def input_rel(sql_input: SqlInput, name: str) -> Rel:
 
 
 def nest(query: exp.Query, schema: Schema, name: str) -> Rel:
-    """A compiled query used as the FROM of the next step."""
-    return Rel(source=from_item(query, name), schema=schema, alias=name)
+    """A query just compiled, used (not copied: a recipe of n steps would copy its tree n times)
+    as the FROM of the next step."""
+    return Rel(source=from_item(query, name, copy=False), schema=schema, alias=name)
 
 
 def select(projections: Sequence[exp.Expr], rel: Rel) -> exp.Select:

@@ -162,7 +162,7 @@ def _wrap(query: exp.Select, pending: list[exp.Expr], running: _Running, name: s
     inner = inner.where(and_all(pending), copy=False)
     for j, key in enumerate(keys):
         running.refs[key] = col(f"c{j}", name)
-    return exp.Select().from_(from_item(inner, name), copy=False)
+    return exp.Select().from_(from_item(inner, name, copy=False), copy=False)
 
 
 def _main_output(recipe: v.JoinRecipe, ctx: Ctx) -> str:
