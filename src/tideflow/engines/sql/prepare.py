@@ -325,10 +325,11 @@ _TWO_30 = 1 << 30  # seconds (34 years): below it the double epoch of an interva
 def _interval_micros(interval: exp.Expr, traits: DialectTraits) -> exp.Expr:
     """The whole microseconds of an interval, exactly, as a double (PostgreSQL).
 
-    The NUMERIC epoch (``EXTRACT``) is exact but costs 0.5 us a row; the double epoch
-    (``DATE_PART``) costs a fifth of that and is off by at most 1 ulp (days * 86400 + time / 10^6,
-    two roundings). Below 2^30 seconds an ulp is 2^-22 s, so epoch * 10^6 is within 0.3 us of the
-    whole number and ``ROUND`` recovers it; longer intervals (and NULL) take the NUMERIC epoch.
+    The NUMERIC epoch (``EXTRACT``) is exact but costs about 0.5 us a row; the double epoch
+    (``DATE_PART``) costs a sixth of that and is off by at most about 1 ulp (days * 86400 +
+    time / 10^6, two roundings). Below 2^30 seconds an ulp is at most 2^-23 s (0.12 us), so
+    epoch * 10^6 is within 0.3 us of the whole number and ``ROUND`` recovers it; longer intervals
+    (and NULL) take the NUMERIC epoch.
     """
     epoch = _extract("epoch", interval, traits)
     million = exp.Literal.number(1_000_000)
