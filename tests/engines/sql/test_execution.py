@@ -9,11 +9,13 @@ from fractions import Fraction
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
 
 from tideflow.engines.sql import compile_recipe, discover_pivot_values_query, to_sql
 from tideflow.recipes import ColumnType
 
+from ..differential import POLARS, run_memory
 from .cases import RECIPES, TABLES, recipe
 from .harness import Table, fetch_duck, fetch_pg, inputs_for, load_duck, load_pg, run_both, sort_rows
 
@@ -52,10 +54,14 @@ def one(rows: dict[str, Rows]) -> Rows:
 
 
 def each_engine(spec: Any, tables: dict[str, Table], duck: Any, pg: Any, schema: str) -> dict[str, Rows]:
-    """The sorted rows of the recipe's one output on each engine, for checks of exact values
-    (``run`` compares the engines only to 12 digits)."""
+    """The sorted rows of the recipe's one output on each engine, the memory engine (the oracle)
+    included, for checks of exact values (``run`` compares the engines only to 12 digits)."""
     ((d, p),) = run_both(spec, tables, duck, pg, schema).values()
-    return {"duckdb": sort_rows(d), "postgres": sort_rows(p)}
+    frames = {name: pl.DataFrame([dict(zip(types, row, strict=True)) for row in rows],
+                                 schema={c: POLARS[t] for c, t in types.items()}, orient="row")
+              for name, (types, rows) in tables.items()}
+    ((_, m),) = run_memory(spec, frames).values()
+    return {"duckdb": sort_rows(d), "postgres": sort_rows(p), "memory": sort_rows(m)}
 
 
 @pytest.mark.parametrize("kind", sorted(RECIPES))
@@ -165,6 +171,27 @@ def test_round_is_half_away_from_zero_on_the_exact_double(duck: Any, pg_conn: An
         for (_, x, r0, r2), want in zip(got, values, strict=False):
             assert x == want
             assert (r0, r2) == (_half_away(want, 0), _half_away(want, 2)), (engine, want)
+
+
+def test_bins_and_division_by_a_constant_are_correctly_rounded(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+    """0.3 / 0.1 is 2.9999999999999996 in IEEE arithmetic, so 0.3 falls in the 0.2 bin of width 0.1 on
+    every engine. Polars divides by a constant through its reciprocal (0.3 * 10.0 = 3.0): the memory
+    engine must not, or it puts values near a bin edge in the next bin."""
+    values = [0.3, 0.6, 0.7, 2.3, 1.1, 0.9, 4.35, -0.3, 1e-300, 1e300, 6279897599999998.0]
+    rng = random.Random(7)
+    values += [rng.randint(-10**5, 10**5) / 10 for _ in range(200)]  # one decimal: on or near the edges
+    tables = {"t": ({"i": T.INTEGER, "x": T.DOUBLE}, [(i, x) for i, x in enumerate(values)] + [(len(values), None)])}
+    spec = recipe(type="prepare", inputs=["t"], steps=[
+        {"op": "bin", "column": "x", "width": 0.1, "output": "b"},
+        {"op": "formula", "column": "tenths", "expr": "x / 0.1"},
+        {"op": "formula", "column": "hours", "expr": "x / 3600000000"},
+    ])
+    for engine, got in each_engine(spec, tables, duck, pg_conn, pg_schema).items():
+        got.sort(key=lambda row: row[0])
+        assert got[-1] == (len(values), None, None, None, None)
+        for (_, x, b, tenths, hours), want in zip(got, values, strict=False):
+            assert x == want
+            assert (b, tenths, hours) == (math.floor(want / 0.1) * 0.1, want / 0.1, want / 3600000000), (engine, want)
 
 
 def test_division_modulo_and_casts(duck: Any, pg_conn: Any, pg_schema: str) -> None:

@@ -25,6 +25,7 @@ from sqlglot import exp
 from tideflow.engines.memory import rowwise as rw
 from tideflow.engines.memory.casting import cast_expr, literal, to_text
 from tideflow.engines.memory.dtypes import CANONICAL
+from tideflow.engines.memory.functions import divide
 from tideflow.errors import ExpressionError
 from tideflow.recipes.expressions import CAST_TYPES, infer_type, parse_checked
 from tideflow.recipes.types import ColumnType
@@ -135,7 +136,7 @@ class _Translator:
             return self.arithmetic(node)
         if isinstance(node, exp.Div):
             num, den = self.typed(node.this, T.DOUBLE), self.typed(node.expression, T.DOUBLE)
-            return pl.when(den == 0).then(None).otherwise(num / den)
+            return pl.when(den == 0).then(None).otherwise(divide(num, den))
         if isinstance(node, exp.Mod):
             mod_type = self.type_of(node) or T.INTEGER
             a, b = self.typed(node.this, mod_type), self.typed(node.expression, mod_type)

@@ -34,6 +34,19 @@ def _round_decimals(tr: _Translator, node: exp.Expression | None) -> int:
     raise tr.fail(f"ROUND takes an integer literal for its decimals, got {node.sql()!r}")
 
 
+def divide(num: pl.Expr, den: pl.Expr | float) -> pl.Expr:
+    """``num / den`` on doubles, correctly rounded, as the SQL engines divide.
+
+    Polars divides a column by a constant through a multiplication by its reciprocal, which can be
+    1 ulp off: 0.3 / 0.1 came out as 3.0, not 2.9999999999999996, so ``bin`` put 0.3 in a different
+    bin than DuckDB and PostgreSQL, and a two-century ``date_diff`` in hours differed in its last
+    digit. A divisor that depends on the row (``num * 0 + den``) makes Polars divide row by row;
+    a non-finite numerator (where ``num * 0`` is NaN) keeps the plain division, exact for it.
+    """
+    divisor = den if isinstance(den, pl.Expr) else pl.lit(float(den), dtype=pl.Float64)
+    return pl.when(num.is_finite()).then(num / (num * 0.0 + divisor)).otherwise(num / divisor)
+
+
 def round_half_away(expr: pl.Expr, typ: ColumnType | None, decimals: int) -> pl.Expr:
     """ROUND half away from zero; integers stay integers (a negative ``decimals`` rounds to tens...)."""
     if typ == T.INTEGER:
@@ -44,7 +57,7 @@ def round_half_away(expr: pl.Expr, typ: ColumnType | None, decimals: int) -> pl.
     if decimals >= 0:
         return expr.round(decimals, mode="half_away_from_zero")
     step_f = float(10 ** (-decimals))
-    return (expr / step_f).round(0, mode="half_away_from_zero") * step_f
+    return divide(expr, step_f).round(0, mode="half_away_from_zero") * step_f
 
 
 def translate_function(tr: _Translator, node: exp.Expression) -> pl.Expr:

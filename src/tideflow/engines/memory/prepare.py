@@ -19,7 +19,7 @@ from tideflow.engines.memory.checks import (
 )
 from tideflow.engines.memory.dtypes import CANONICAL, schema_of
 from tideflow.engines.memory.expressions import coerce_pair, compile_condition, compile_expression
-from tideflow.engines.memory.functions import round_half_away
+from tideflow.engines.memory.functions import divide, round_half_away
 from tideflow.recipes import visual as v
 from tideflow.recipes.types import ColumnType, Schema, common_type
 
@@ -235,7 +235,7 @@ def _date_diff(step: v.DateDiffStep, frame: DF, schema: Schema, where: Where, pa
         require_type(name, typ, TEMPORAL, where, f"{path}.{field}")
         ends.append(cast_expr(pl.col(name), typ, T.TIMESTAMP))
     elapsed_us = (ends[1] - ends[0]).dt.total_microseconds().cast(pl.Float64)
-    return frame.with_columns((elapsed_us / _US_PER_UNIT[step.unit]).alias(step.output))
+    return frame.with_columns(divide(elapsed_us, _US_PER_UNIT[step.unit]).alias(step.output))
 
 
 def _if_then_else(step: v.IfThenElseStep, frame: DF, schema: Schema, where: Where, path: str) -> DF:
@@ -279,7 +279,7 @@ def _bin(step: v.BinStep, frame: DF, schema: Schema, where: Where, path: str) ->
     require_type(step.column, typ, NUMERIC, where, f"{path}.column")
     x = pl.col(step.column).cast(pl.Float64)
     if step.width is not None:
-        return frame.with_columns(((x / step.width).floor() * step.width).alias(step.output))
+        return frame.with_columns((divide(x, step.width).floor() * step.width).alias(step.output))
     edges = step.edges or []
     chain: Any = None
     for lo, hi in itertools.pairwise(edges):
