@@ -56,6 +56,7 @@ def _rows(draw: st.DrawFn, n: int) -> list[dict[str, Any]]:
             K: draw(st.one_of(st.none(), st.integers(-2, 3))),
             G: draw(st.one_of(st.none(), st.sampled_from(["a", "b", "é", "it's", "x;y"]))),
             V: draw(st.one_of(st.none(), st.integers(-50, 50).map(lambda x: x / 4),
+                              st.integers(-100, 100).map(lambda x: x / 10),  # on the edges of 0.1 bins
                               st.floats(-1e3, 1e3, allow_nan=False).map(lambda x: round(x, 3)))),
             N: draw(st.one_of(st.none(), st.integers(-20, 20))),
             S: draw(st.one_of(st.none(), texts)),

@@ -80,6 +80,7 @@ PREPARE_STEPS: list[list[dict[str, Any]]] = [
     [{"op": "flag", "output": "is_big", "expr": f'"{V}" > 5 AND "{B}"'}],
     [{"op": "round", "columns": [V], "decimals": 1}, {"op": "round", "columns": [N], "decimals": 0}],
     [{"op": "bin", "column": V, "width": 2.5, "output": "w"},
+     {"op": "bin", "column": V, "width": 0.1, "output": "w10"},
      {"op": "bin", "column": N, "edges": [-10, 0, 5, 10], "output": "e"}],
 ]
 
