@@ -318,6 +318,11 @@ def _date_part(step: v.DatePartStep, schema: Schema, ctx: Ctx, kp: str) -> StepR
     return _put(schema, step.output, cast(extracted, ctx.traits, T.INTEGER), T.INTEGER)
 
 
+def _epoch(value: exp.Expr) -> exp.Expr:
+    """``EXTRACT(EPOCH FROM value)``: NUMERIC, so exact, on PostgreSQL."""
+    return exp.Extract(this=exp.var("EPOCH"), expression=value)
+
+
 _UNIT_SECONDS = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
 _TWO_30 = 1 << 30  # seconds (34 years): below it the double epoch of an interval is within 0.3 us
 
@@ -334,8 +339,7 @@ def _interval_micros(interval: exp.Expr, traits: DialectTraits) -> exp.Expr:
     epoch = _extract("epoch", interval, traits)
     million = exp.Literal.number(1_000_000)
     fast = exp.Round(this=exp.Mul(this=epoch.copy(), expression=million.copy()))
-    exact = cast(exp.Mul(this=exp.Extract(this=exp.var("EPOCH"), expression=interval.copy()), expression=million),
-                 traits, T.DOUBLE)
+    exact = cast(exp.Mul(this=_epoch(interval.copy()), expression=million), traits, T.DOUBLE)
     near = exp.LT(this=exp.Abs(this=epoch), expression=exp.Literal.number(_TWO_30))
     return exp.Case(ifs=[exp.If(this=near, true=fast)], default=exact)
 
@@ -346,9 +350,6 @@ def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepR
 
     def ts(name: str) -> exp.Expr:
         return cast(col(name), ctx.traits, T.TIMESTAMP)
-
-    def epoch(value: exp.Expr) -> exp.Expr:  # dialects that are only transpiled
-        return exp.Extract(this=exp.var("EPOCH"), expression=value)
 
     def micros(value: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="EPOCH_US", expressions=[value])
@@ -361,7 +362,7 @@ def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepR
         elapsed_us = _interval_micros(exp.paren(exp.Sub(this=ts(step.end), expression=ts(step.start)), copy=False),
                                       ctx.traits)
     else:
-        elapsed_us = exp.Mul(this=exp.paren(exp.Sub(this=epoch(ts(step.end)), expression=epoch(ts(step.start)))),
+        elapsed_us = exp.Mul(this=exp.paren(exp.Sub(this=_epoch(ts(step.end)), expression=_epoch(ts(step.start)))),
                              expression=million)
     # Exact microseconds (below 2^53: 285 years) as a double, one division: the memory engine's value.
     value = exp.Div(this=cast(elapsed_us, ctx.traits, T.DOUBLE),
