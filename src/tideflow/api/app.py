@@ -4,6 +4,10 @@ Every route but ``/healthz`` needs an ``X-API-Key`` header holding one of the pl
 (``api_keys``, or the comma-separated environment variable ``TIDE_PLATFORM_KEYS``). Keys are
 compared in constant time and never logged. Errors of any route go through one handler
 (``tideflow.api.errors``); the OpenAPI schema is at ``/openapi.json``, the docs at ``/docs``.
+
+The web UI (``tideflow/api/web``: static HTML, CSS and JavaScript modules, no build step) is served at
+``/ui/`` without a key: its files hold no data, and the page asks for a key and sends it with every
+call. A strict Content-Security-Policy allows only the UI's own files.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from tideflow.api.builds import BuildManager
 from tideflow.api.context import Platform
@@ -29,6 +35,15 @@ from tideflow.project import load_project
 
 KEYS_ENV = "TIDE_PLATFORM_KEYS"
 API_KEY_HEADER = "X-API-Key"
+WEB_DIR = Path(__file__).with_name("web")
+#: Only the UI's own files; no inline script or style, no framing (clickjacking), no other origin.
+UI_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
 
 _api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, scheme_name="ApiKey",
                         description=f"One of the platform's keys (env {KEYS_ENV}).")
@@ -105,7 +120,22 @@ def create_app(project_root: str | Path, *, api_keys: Iterable[str] | None = Non
     for module in (routes_flow, routes_models, routes_ops):
         protected.include_router(module.router)
     app.include_router(protected)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    app.mount("/ui", _WebFiles(directory=WEB_DIR, html=True), name="ui")
     return app
+
+
+class _WebFiles(StaticFiles):
+    """The UI's static files, each answered with ``UI_HEADERS``."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(UI_HEADERS)
+        return response
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",

@@ -35,5 +35,5 @@ def serve_cmd(
     keys = keys_from_env()
     app = create_app(project, api_keys=keys)  # a bad project or no keys fails before the server starts
     out().print(f"serving the platform API of [bold]{project.resolve().name}[/] on http://127.0.0.1:{port}  "
-                f"({len(keys)} key(s) from {KEYS_ENV}; OpenAPI: /openapi.json, docs: /docs)")
+                f"({len(keys)} key(s) from {KEYS_ENV}; web UI: /ui/, OpenAPI: /openapi.json, docs: /docs)")
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="info", access_log=True)
