@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
@@ -28,7 +29,16 @@ from starlette.types import Scope
 
 from tideflow.api.builds import BuildManager
 from tideflow.api.context import Platform
-from tideflow.api.errors import ERROR_RESPONSES, ErrorBody, TideflowRoute, Unauthorized, UnknownParameter, handle_error
+from tideflow.api.errors import (
+    ERROR_RESPONSES,
+    ErrorBody,
+    TideflowRoute,
+    Unauthorized,
+    UnknownParameter,
+    handle_error,
+    handle_validation_error,
+)
+from tideflow.api.gate import Gate
 from tideflow.api.schemas import Health
 from tideflow.errors import ProjectError, TideflowError
 from tideflow.project import load_project
@@ -55,17 +65,32 @@ def keys_from_env(environ: dict[str, str] | None = None) -> list[str]:
     return [k.strip() for k in raw.split(",") if k.strip()]
 
 
-def check_key(request: Request, key: Annotated[str | None, Depends(_api_key)]) -> None:
-    """The dependency of every protected route: 401 unless ``X-API-Key`` is one of the keys."""
-    keys: tuple[bytes, ...] = request.app.state.api_keys
-    given = (key or "").encode("utf-8", "surrogateescape")
+def key_matches(keys: tuple[bytes, ...], given: str | None) -> bool:
+    """Whether ``given`` is one of ``keys``, compared in constant time with every key (no early exit to time)."""
+    raw = (given or "").encode("utf-8", "surrogateescape")
     matched = False
-    for known in keys:  # compare with every key, in constant time each: no early exit to time
-        matched |= hmac.compare_digest(given, known)
-    if not key:
-        raise Unauthorized(f"missing the {API_KEY_HEADER} header: send one of the platform's API keys")
-    if not matched:
-        raise Unauthorized(f"the {API_KEY_HEADER} header holds an unknown key")
+    for known in keys:
+        matched |= hmac.compare_digest(raw, known)
+    return matched and bool(given)
+
+
+def key_problem(keys: tuple[bytes, ...], given: str | None) -> str | None:
+    """Why the key ``given`` is refused (None: accepted)."""
+    if not given:
+        return f"missing the {API_KEY_HEADER} header: send one of the platform's API keys"
+    if not key_matches(keys, given):
+        return f"the {API_KEY_HEADER} header holds an unknown key"
+    return None
+
+
+def check_key(request: Request, key: Annotated[str | None, Depends(_api_key)]) -> None:
+    """The dependency of every protected route: 401 unless ``X-API-Key`` is one of the keys.
+
+    ``_Gate`` has already refused such requests before reading their body; this keeps the routes safe
+    (and the OpenAPI schema right) without it."""
+    problem = key_problem(request.app.state.api_keys, key)
+    if problem:
+        raise Unauthorized(problem)
 
 
 def _query_names(dependant: Any) -> set[str]:
@@ -108,6 +133,7 @@ def create_app(project_root: str | Path, *, api_keys: Iterable[str] | None = Non
     app.state.platform = Platform(root=root, builds=BuildManager(root))
     app.state.api_keys = tuple(k.encode("utf-8", "surrogateescape") for k in keys)
     app.add_exception_handler(TideflowError, handle_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
@@ -126,6 +152,8 @@ def create_app(project_root: str | Path, *, api_keys: Iterable[str] | None = Non
         return RedirectResponse("/ui/")
 
     app.mount("/ui", _WebFiles(directory=WEB_DIR, html=True), name="ui")
+    # Outermost: the key and the body's size and JSON are checked before any route reads the body
+    app.add_middleware(Gate, keys=app.state.api_keys, key_problem=key_problem)
     return app
 
 

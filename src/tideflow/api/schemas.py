@@ -9,9 +9,30 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tideflow.errors import nearest
 
 JsonScalar = str | int | float | bool | None
+
+
+class RequestBody(BaseModel):
+    """A request body: a field it does not declare is refused with the nearest one (a typo like
+    ``tragets`` must not silently build everything)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for name in data:
+                if name not in known:
+                    near = nearest(str(name), known)
+                    hint = f": did you mean {near!r}?" if near else ""
+                    raise ValueError(f"unknown field {name!r}{hint} (expected: {', '.join(known)})")
+        return data
 
 
 class Health(BaseModel):
@@ -102,7 +123,7 @@ class RecipeExplain(BaseModel):
 # ------------------------------------------------------------------ builds
 
 
-class BuildRequest(BaseModel):
+class BuildRequest(RequestBody):
     targets: list[str] | None = Field(default=None, description="Datasets to build (null or empty: all).")
     mode: Literal["smart", "dataset", "forced", "downstream"] = "smart"
     engine: Literal["sql", "memory"] | None = Field(default=None, description="Force one engine (null: auto).")
@@ -224,7 +245,7 @@ class SavedModelDetail(SavedModel):
     all_versions: list[ModelVersionInfo]
 
 
-class ActivateRequest(BaseModel):
+class ActivateRequest(RequestBody):
     version: int = Field(ge=1)
 
 
@@ -314,7 +335,7 @@ class ScenarioRun(BaseModel):
     steps: list[ScenarioStep] = Field(default_factory=list)
 
 
-class ScenarioRunRequest(BaseModel):
+class ScenarioRunRequest(RequestBody):
     params: dict[str, JsonScalar] = Field(default_factory=dict, description="Manual parameters by name.")
 
 
