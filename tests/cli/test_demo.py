@@ -128,6 +128,9 @@ def test_demo_runs_and_is_rerunnable(tmp_path: Path, runner: CliRunner) -> None:
     again = runner.invoke(app, ["demo", "--dir", str(target), "--rows", "20000", "--no-lab"])
     assert again.exit_code == 0, again.output
     assert "Source data is current" in again.stdout
+    following = again.stdout.split("Next", 1)[1]  # without the Lab: no saved model to show or serve yet
+    assert "tide lab train card_fraud" in following and "tide models show" not in following
+    assert "tide models show card_fraud" in result.stdout.split("Next", 1)[1]
     assert "saved model" in result.stdout and "card_fraud v1 (active)" in result.stdout, result.stdout
     served = result.stdout.split("The API node: card_fraud", 1)[1]
     for protocol in ("native JSON", "Open Inference v2", "MLflow /invocations", "lookup by key"):

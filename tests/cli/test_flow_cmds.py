@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -27,6 +28,18 @@ def test_the_whole_round_trip(project_dir: Path, runner: CliRunner) -> None:
     for column in ("country", "orders", "revenue", "average_amount"):
         assert column in head
 
+    # Plain formats for a file or a pipe: the same rows as the API of the Flow
+    from tideflow.flow import dataset_head
+    from tideflow.project import load_project
+
+    rows = dataset_head(load_project(project_dir), "orders_clean", 4).to_pylist()
+    csv_text = _run(runner, project_dir, "dataset", "head", "orders_clean", "-n", "4", "--format", "csv")
+    lines = csv_text.splitlines()
+    assert lines[0] == ",".join(f'"{c}"' for c in rows[0]) and len(lines) == 5
+    jsonl = [json.loads(line) for line in _run(runner, project_dir, "dataset", "head", "orders_clean", "-n", "4",
+                                               "-f", "jsonl").splitlines()]
+    assert jsonl == [{k: (str(v) if k == "ordered_at" else v) for k, v in row.items()} for row in rows]
+
     schema = _run(runner, project_dir, "dataset", "schema", "orders_clean")
     assert "amount_with_vat" in schema and "double" in schema
     assert "order_month" in schema and "integer" in schema
@@ -38,6 +51,7 @@ def test_the_whole_round_trip(project_dir: Path, runner: CliRunner) -> None:
 
     explained = _run(runner, project_dir, "flow", "explain", "clean_orders")
     assert "clean_orders" in explained and "engine" in explained and "why" in explained
+    assert "no: up to date" in explained
     assert "SELECT" in explained.upper()
 
     everything = _run(runner, project_dir, "flow", "explain")

@@ -264,3 +264,43 @@ def test_postgres_session_settings_apply_and_a_refused_one_names_the_key(make_pr
                                                r"'lots; DROP TABLE orders': invalid value"):
         build(load_project(root), mode="forced")
     assert pg_conn.execute(f'SELECT count(*) FROM "{pg_schema}".orders').fetchall() == [(1,)]  # type: ignore[attr-defined]
+
+
+def test_explain_says_whether_a_smart_build_would_run_the_recipe_and_why(make_project: Writer) -> None:
+    root = make_project({"clean.yaml": PREPARE, "by_customer.yaml": GROUP}, {"orders.yaml": "table: orders\n"})
+    seed_orders(root)
+    assert explain_recipe(load_project(root), "by_customer").outdated_reason == "never built"
+    assert build(load_project(root)).ok
+    assert explain_recipe(load_project(root), "clean").outdated_reason == ""  # up to date
+    duck_exec(root, "INSERT INTO orders VALUES (5, 'dee', 1.0)")
+    project = load_project(root)
+    assert explain_recipe(project, "clean").outdated_reason == "input 'orders' changed"
+    assert explain_recipe(project, "by_customer").outdated_reason == "input 'clean' is being rebuilt"
+
+
+def test_a_missing_source_is_a_connection_error_naming_it_not_build_it_first(make_project: Writer) -> None:
+    from tideflow.errors import ConnectionError_
+
+    root = make_project({"clean.yaml": PREPARE}, {"orders.yaml": "table: orders\n"})
+    with pytest.raises(ConnectionError_, match=r"source dataset 'orders' \(declared in datasets/orders.yaml\), an "
+                                               r"input of recipe 'clean', cannot be read: table 'orders' on "
+                                               r"connection 'warehouse' does not exist"):
+        plan_build(load_project(root))
+    files = make_project({"clean.yaml": PREPARE}, {"orders.yaml": "connection: files\npath: orders.csv\n"},
+                         config="name: t\nconnections:\n  warehouse: {type: duckdb}\n  files: {type: files, "
+                                "root: data}\n")
+    with pytest.raises(ConnectionError_, match=r"source dataset 'orders'.* file .*/data/orders.csv does not exist \(a "
+                                               r"source is not built by the Flow"):
+        build(load_project(files))
+
+
+@pytest.mark.postgres
+def test_a_postgres_schema_that_does_not_exist_is_named_with_its_key(make_project: Writer) -> None:
+    from tideflow.errors import ProjectError
+
+    config = ("name: t\nconnections:\n  pg: {type: postgres, dbname: test, user: postgres, "
+              "schema: tide_surely_missing_schema}\ndefaults: {connection: pg}\n")
+    root = make_project({"clean.yaml": PREPARE}, {"orders.yaml": "table: orders\n"}, config=config)
+    with pytest.raises(ProjectError, match=r"tideflow.yaml at connections.pg.schema: connection 'pg': schema "
+                                           r"'tide_surely_missing_schema' does not exist in database 'test'"):
+        build(load_project(root))

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import enum
+import io
+import json
+import math
+import sys
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow.csv as pacsv
 import typer
 from rich.text import Text
 
@@ -15,11 +21,27 @@ dataset_app = typer.Typer(name="dataset", help="Look at datasets.", no_args_is_h
 recipe_app = typer.Typer(name="recipe", help="Look at recipes.", no_args_is_help=True)
 
 
+class HeadFormat(enum.StrEnum):
+    table = "table"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+def _json_value(value: object) -> object:
+    """A row value as JSON holds it: NaN and infinities (not JSON) as null, the rest as text if not native."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 @dataset_app.command("head")
 @guarded
 def head_cmd(
     name: Annotated[str, typer.Argument(help="Dataset name.")],
     n: Annotated[int, typer.Option("-n", "--rows", min=0, help="Rows to show.")] = 10,
+    output: Annotated[HeadFormat, typer.Option("--format", "-f", help="table (default on a terminal), csv or "
+                                               "jsonl (one JSON object a row): plain, for a file or a pipe.")]
+    = HeadFormat.table,
     project: ProjectOption = Path("."),
 ) -> None:
     """The first N rows of a dataset."""
@@ -28,8 +50,19 @@ def head_cmd(
     proj = open_project(project)
     proj.dataset(name)  # unknown name -> ProjectError with a suggestion
     table = dataset_head(proj, name, n)
-    console = out()
-    console.print(render.rows_table(table, title=f"{name} (first {table.num_rows} rows)"))
+    if output is HeadFormat.table:
+        out().print(render.rows_table(table, title=f"{name} (first {table.num_rows} rows)"))
+        return
+    sink = sys.stdout
+    if output is HeadFormat.csv:
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer)
+        sink.write(buffer.getvalue().decode("utf-8"))
+    else:
+        for row in table.to_pylist():
+            clean = {k: _json_value(v) for k, v in row.items()}
+            sink.write(json.dumps(clean, default=str, ensure_ascii=False) + "\n")
+    sink.flush()
 
 
 @dataset_app.command("schema")

@@ -138,9 +138,13 @@ def run_demo(directory: Path, rows: int, seed: int, engine: str | None, lab: boo
 
             serve_demo(load_project(directory), console)
     console.print(Rule("Next"))
-    for command in (f"tide dataset head merchant_risk --project {directory}",
-                    f"tide models show card_fraud --project {directory}",
-                    f"tide api serve card_fraud --project {directory}"):
+    commands = [f"tide dataset head merchant_risk --project {directory}"]
+    if lab:  # without the Lab there is no saved model to show or serve
+        commands += [f"tide models show card_fraud --project {directory}",
+                     f"tide api serve card_fraud --project {directory}"]
+    else:
+        commands.append(f"tide lab train card_fraud --project {directory}")
+    for command in commands:
         console.print(Text(command), soft_wrap=True)
 
 

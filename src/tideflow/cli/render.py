@@ -140,7 +140,9 @@ def explain_panel(planned: PlannedRecipe, project: Project, dialect: str | None 
     facts.add_row("engine", engine)
     facts.add_row("why", Text(planned.reason or "-"))
     if planned.outdated_reason:
-        facts.add_row("outdated", Text(planned.outdated_reason))
+        facts.add_row("outdated", Text(f"yes: {planned.outdated_reason}", style="yellow"))
+    elif not planned.fused_into:
+        facts.add_row("outdated", Text("no: up to date", style="green"))
     if planned.virtual_outputs:
         facts.add_row("virtual", Text(", ".join(planned.virtual_outputs), style="magenta"))
     if planned.fused_into:

@@ -20,7 +20,7 @@ from tideflow.connections.base import (
     read_secret,
     temp_table_name,
 )
-from tideflow.errors import ConnectionError_, MissingExtraError
+from tideflow.errors import ConnectionError_, MissingExtraError, ProjectError
 from tideflow.project import PostgresConnection
 from tideflow.recipes import ColumnType, Schema
 
@@ -85,6 +85,12 @@ class PostgresDatabase:
                 raise ConnectionError_(
                     f"connection {self.name!r}: settings.{setting}: PostgreSQL refused {value!r}: {first}"
                 ) from None
+        if con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.spec.schema_,)).fetchone() is None:
+            con.close()
+            raise ProjectError(
+                f"connection {self.name!r}: schema {self.spec.schema_!r} does not exist in database "
+                f"{self.spec.dbname!r} at {self.spec.host}:{self.spec.port} (expected an existing schema: create "
+                f"it, or name another one)", file="tideflow.yaml", key_path=f"connections.{self.name}.schema")
         return PostgresSql(self.name, con, self.spec.schema_)
 
     def close(self) -> None:

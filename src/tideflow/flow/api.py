@@ -57,11 +57,13 @@ def build(project: Project, targets: list[str] | None = None, mode: str = "smart
 
 
 def explain_recipe(project: Project, recipe: str, engine: str | None = None) -> PlannedRecipe:
-    """The engine chosen for ``recipe``, why, and its SQL (in its connection's dialect)."""
+    """The engine chosen for ``recipe``, why, whether a smart build would run it (``outdated_reason``;
+    empty: up to date) and its SQL (in its connection's dialect)."""
     project.recipe(recipe)
     with Workspace(project) as workspace:
         planner = Planner(project, workspace, engine_override=_check_engine(engine))
-        return planner.planned(recipe)
+        outdated = planner.select(None, "smart")
+        return planner.planned(recipe, outdated.get(recipe, ""))
 
 
 def recipe_sql(project: Project, recipe: str, dialect: str | None = None) -> dict[str, str]:

@@ -20,7 +20,7 @@ from tideflow.errors import ProjectError, UnsupportedPushdown, did_you_mean
 from tideflow.flow.model import BuildMode, PlannedRecipe
 from tideflow.flow.model_recipes import Machine, batch_engine, cluster_address, cluster_cpus
 from tideflow.flow.scoring import ScoringModel, resolve_model
-from tideflow.flow.sqlgen import RecipeCompiler
+from tideflow.flow.sqlgen import InputNotBuilt, RecipeCompiler
 from tideflow.flow.workspace import Workspace
 from tideflow.project import SQL_CONNECTION_TYPES, Project
 from tideflow.recipes import EvaluateRecipe, PythonRecipe, RecipeBase, Schema, ScoreRecipe, SqlRecipe
@@ -230,9 +230,8 @@ class Planner:
                 self.compiler.compile(recipe, conn)
             except UnsupportedPushdown as err:
                 blocker = f"not expressible in SQL: {err}"
-            except ProjectError as err:
-                if "does not exist yet" not in str(err):
-                    raise
+            except InputNotBuilt:
+                pass  # built earlier in this build; its schema is inferred then
         if blocker is not None:
             if forced == "sql" and not isinstance(recipe, SqlRecipe):
                 raise ProjectError(f"recipe {recipe.name!r}: the sql engine was forced but {blocker}")
@@ -263,9 +262,8 @@ class Planner:
                 self.compiler.compile(recipe, conn)
             except UnsupportedPushdown as err:
                 blocker = f"not expressible in SQL: {err}"
-            except ProjectError as err:
-                if "does not exist yet" not in str(err):
-                    raise
+            except InputNotBuilt:
+                pass  # built earlier in this build; its schema is inferred then
         if blocker is None and conn is not None:
             kind = self.project.config.connections[conn].type
             reason = (f"input and output are on {kind} connection {conn!r} and model {model.label} compiles to "

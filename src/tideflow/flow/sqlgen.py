@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from tideflow.engines.sql import SqlInput, compile_recipe, discover_pivot_values_query, output_schema, to_sql
-from tideflow.errors import ProjectError, TideflowError, UnsupportedPushdown
+from tideflow.errors import ConnectionError_, ProjectError, TideflowError, UnsupportedPushdown
 from tideflow.flow.pruning import prune_projections
 from tideflow.flow.scoring import EVALUATE_SCHEMA, deep_recursion
 from tideflow.flow.workspace import Workspace
@@ -20,6 +20,27 @@ if TYPE_CHECKING:
     from tideflow.flow.scoring import ScoringModel
 
 VIRTUAL_PREFIX = "__tide_virtual_"
+
+
+class InputNotBuilt(ProjectError):
+    """An input a recipe of the Flow writes has not been built: planning goes on (its schema is inferred
+    when it runs), a build builds it first."""
+
+
+def missing_source(project: Project, workspace: Workspace, name: str, reader: str) -> ConnectionError_:
+    """The error for a source dataset (written by no recipe) whose table or file is not there: nothing in
+    the Flow can build it, so it is a missing file or table, not an outdated input."""
+    spec = project.dataset(name)
+    conn = project.connection_of(name)
+    if workspace.is_files(name):
+        where = f"file {workspace.files(conn).path_of(spec)}"
+    else:
+        where = f"table {spec.table_name!r} on connection {conn!r}"
+    file = project.files.get(name)
+    declared = f" (declared in {file})" if file else ""
+    return ConnectionError_(f"source dataset {name!r}{declared}, an input of recipe {reader!r}, cannot be read: "
+                            f"{where} does not exist (a source is not built by the Flow: load it, or fix its "
+                            f"{'path' if workspace.is_files(name) else 'table'})")
 
 
 @dataclass
@@ -105,7 +126,9 @@ class RecipeCompiler:
                           f"not readable from {connection!r}")
             schema = self.schema_of(name)
             if schema is None:
-                raise ProjectError(f"input {name!r} of recipe {recipe.name!r} does not exist yet: build it first")
+                if name in self.project.graph.producer:
+                    raise InputNotBuilt(f"input {name!r} of recipe {recipe.name!r} does not exist yet: build it first")
+                raise missing_source(self.project, self.workspace, name, recipe.name)
             inputs[name] = SqlInput(relation=relation, schema=schema)
         if isinstance(recipe, ScoreRecipe):
             queries: dict[str, exp.Query] = {recipe.outputs[0]: self.score_query(recipe, inputs, dialect)}
