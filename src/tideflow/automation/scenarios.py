@@ -6,6 +6,7 @@ running is ``tideflow.automation.scenarios_run``; the automation node is ``tidef
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -215,7 +216,8 @@ class RefreshApiStep(StepBase):
 
 
 class RunSqlStep(StepBase):
-    """Run ``sql`` (any statements) on the SQL ``connection``. ``${params.x}`` is substituted."""
+    """Run ``sql`` (any statements) on the SQL ``connection``. A ``${params.x}`` in it is a value: it becomes
+    a SQL literal (``tideflow.automation.sql_values``), never SQL text."""
 
     type: Literal["run_sql"]
     connection: str
@@ -326,8 +328,12 @@ class ScenarioSpec(Strict):
 
 
 def convert_param(spec: ParamSpec, value: object) -> str | int | float | bool:
-    """``value`` (a CLI string or a YAML scalar) as ``spec.type``; ``ValueError`` says expected and got."""
+    """``value`` (a CLI string, a YAML or JSON scalar) as ``spec.type``; ``ValueError`` says expected and got.
+
+    A float must be finite: NaN and infinities (``nan``, ``inf``, ``-Infinity``, ...) are refused."""
     kind = spec.type
+    if not isinstance(value, str | int | float | bool):
+        raise ValueError(f"expected {kind}, got {type(value).__name__} {value!r}")
     if kind == "str":
         return str(value)
     if kind == "bool":
@@ -342,9 +348,12 @@ def convert_param(spec: ParamSpec, value: object) -> str | int | float | bool:
     if isinstance(value, bool):
         raise ValueError(f"expected {kind}, got {value!r}")
     try:
-        return int(str(value)) if kind == "int" else float(str(value))
+        number = int(str(value)) if kind == "int" else float(str(value))
     except ValueError:
         raise ValueError(f"expected {kind}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number (float), got {value!r}")
+    return number
 
 
 def template_names(text: str) -> list[str]:
@@ -353,5 +362,8 @@ def template_names(text: str) -> list[str]:
 
 
 def render(text: str, values: dict[str, object]) -> str:
-    """Substitute ``${params.x}``, ``${run_id}``, ``${scenario}``, ``${trigger}`` (names checked at load)."""
+    """Substitute ``${params.x}``, ``${run_id}``, ``${scenario}``, ``${trigger}`` as text (names checked at load).
+
+    For text fields only (``send_message``); SQL goes through ``tideflow.automation.sql_values.render_sql``,
+    where a substitution is always a SQL literal."""
     return TEMPLATE.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)

@@ -36,6 +36,7 @@ from tideflow.automation.scenarios import (
     WebhookReporter,
     template_names,
 )
+from tideflow.automation.sql_values import check_sql
 from tideflow.automation.triggers import check_read_only
 from tideflow.errors import ProjectError, did_you_mean
 from tideflow.project import SQL_CONNECTION_TYPES, Project
@@ -233,7 +234,10 @@ def check_against_project(file: ScenarioFile, project: Project) -> None:
                 raise file.error(f"unknown API service {step.service!r}{did_you_mean(step.service, services)}",
                                  "steps", i, "service")
         elif isinstance(step, RunSqlStep):
-            _sql_connection(file, project, step.connection, "steps", i, "connection")
+            dialect = _sql_connection(file, project, step.connection, "steps", i, "connection")
+            problem = check_sql(step.sql, dialect)  # each ${...} must stand as a value (a literal)
+            if problem:
+                raise file.error(problem, "steps", i, "sql")
         elif isinstance(step, RunPythonStep):
             base = project.root.resolve()
             path = (base / step.file).resolve()

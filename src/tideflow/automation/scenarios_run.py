@@ -24,13 +24,16 @@ from tideflow.automation.reporters import Delivery, deliver, wants
 from tideflow.automation.runs import LockBusy, RunHistory, RunRecord, database_lock, scenario_lock
 from tideflow.automation.scenarios import (
     MetricCondition,
+    RunSqlStep,
     ScenarioSpec,
     SendMessageStep,
     StepBase,
     convert_param,
     render,
+    template_names,
 )
 from tideflow.automation.scenarios_loading import load_scenario
+from tideflow.automation.sql_values import SqlValueError, render_sql
 from tideflow.automation.steps import CHILD_KINDS, DATABASE_KINDS, ChildResult, run_in_child
 from tideflow.errors import ProjectError, TideflowError, did_you_mean
 from tideflow.project import Project
@@ -144,10 +147,17 @@ class _Run:
         kind = getattr(step, "type", "")
         if kind not in CHILD_KINDS:  # pragma: no cover - every step type is handled above or below
             return _Attempt("failed", f"unknown step type {kind!r}", "", 0.0)
+        rendered: dict[str, Any] = {}
+        if isinstance(step, RunSqlStep):
+            dialect = self.project.config.connections[step.connection].type
+            try:  # a substitution in SQL is a literal of the dialect, never SQL text
+                rendered = {"sql": render_sql(step.sql, self.values, dialect),
+                            "has_values": bool(template_names(step.sql))}
+            except SqlValueError as err:
+                return _Attempt("failed", f"steps[{index}].sql: {err}", "", 0.0)
         job = {"root": str(self.project.root), "scenario": self.spec.name, "run_id": self.run_id,
                "trigger": self.trigger, "params": self.params, "attempt": attempt,
-               "step": step.model_dump(mode="json"),
-               "rendered": {"sql": render(str(getattr(step, "sql", "")), self.values)}}
+               "step": step.model_dump(mode="json"), "rendered": rendered}
         if not self.lock_database or kind not in DATABASE_KINDS:
             result = run_in_child(job, step.timeout_s)
         else:

@@ -216,7 +216,15 @@ def _run_sql(job: dict[str, Any]) -> tuple[bool, str]:
 
     step = job["step"]
     with Workspace(load_project(job["root"])) as ws:
-        ws.sql(step["connection"]).execute(job["rendered"]["sql"])
+        con = ws.sql(step["connection"])
+        if job["rendered"].get("has_values") and con.dialect == "postgres":
+            # The literals are written for standard strings (a backslash is a character): refuse a session
+            # that would read backslashes as escapes rather than let a value end its string.
+            setting = con.fetch_arrow("SHOW standard_conforming_strings").column(0)[0].as_py()
+            if str(setting).lower() != "on":
+                return False, (f"connection {step['connection']!r}: expected standard_conforming_strings on "
+                               f"to run SQL with ${{...}} values, got {setting!r}")
+        con.execute(job["rendered"]["sql"])
     return True, f"ran SQL on {step['connection']!r}"
 
 
