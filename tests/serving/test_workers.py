@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from tests.serving.conftest import KEY_FRAUD, start_server, stop_server
@@ -44,7 +45,7 @@ def test_resize_through_the_admin_route_while_serving(project: Path) -> None:
     import httpx
 
     (project / "api" / "resizable.yaml").write_text(
-        "api_keys: [{name: k, env: TIDE_TEST_KEY_FRAUD}]\n"
+        "api_keys: [{name: k, env: TIDE_TEST_KEY_FRAUD, admin: true}]\n"
         "endpoints:\n  - {name: slow, type: function, file: api/funcs.py, function: slow, workers: 1}\n")
     server = start_server(project, "resizable")
     try:
@@ -63,8 +64,13 @@ def test_resize_through_the_admin_route_while_serving(project: Path) -> None:
                         assert r.status_code == 200
 
                 results, _ = await asyncio.gather(asyncio.gather(*(one(i) for i in range(150))), resize())
-                bad = await c.put("/v1/admin/endpoints/slow/workers", json={"workers": 0})
-                assert bad.status_code == 422 and bad.json()["error"]["field"] == "workers"
+                limit = min(256, 4 * (os.cpu_count() or 1))
+                for n in (0, True, "2", limit + 1, 10**6):
+                    bad = await c.put("/v1/admin/endpoints/slow/workers", json={"workers": n})
+                    assert bad.status_code == 422 and bad.json()["error"]["field"] == "workers", bad.text
+                    assert f"from 1 to {limit}" in bad.json()["error"]["message"]
+                missing = await c.put("/v1/admin/endpoints/nope/workers", json={"workers": 1})
+                assert missing.status_code == 404
                 return list(results)
 
         assert asyncio.run(main()) == [i + 1 for i in range(150)]

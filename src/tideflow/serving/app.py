@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -44,6 +45,21 @@ log = logging.getLogger("tideflow.serving")
 
 async def _error_handler(request: Request, exc: Exception) -> Response:
     return error_response(request, exc)
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own answers (no route, wrong method) in the node's JSON error body, flat on /v2."""
+    assert isinstance(exc, HTTPException)
+    route = f"{request.method} {request.url.path}"
+    error: Exception
+    if exc.status_code == 404:
+        error = E.UnknownRoute(f"no route {route} on this API node (routes: /openapi.json)")
+    elif exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow")
+        error = E.MethodNotAllowed(f"{route} is not allowed (allowed: {allow or 'none'})", allow=allow)
+    else:
+        return json_response({"error": {"type": "HTTPError", "message": str(exc.detail)}}, exc.status_code)
+    return error_response(request, error, flat=request.url.path.startswith("/v2"))
 
 
 class ApiNode:
@@ -130,14 +146,16 @@ class ApiNode:
     async def v2_model(self, request: Request) -> Response:
         try:
             self.auth(request)
-            return json_response(v2.metadata(self.plane, request.path_params["name"]))
+            params = request.path_params
+            return json_response(v2.metadata(self.plane, params["name"], params.get("version")))
         except Exception as exc:
             return error_response(request, exc, flat=True)
 
     async def v2_model_ready(self, request: Request) -> Response:
         try:
             self.auth(request)
-            ready = self.plane.describe(request.path_params["name"])["ready"]
+            params = request.path_params
+            ready = self.plane.describe(params["name"], params.get("version"))["ready"]
             return Response(status_code=200 if ready else 503)
         except Exception as exc:
             return error_response(request, exc, flat=True)
@@ -156,18 +174,24 @@ class ApiNode:
             return error_response(request, exc)
 
     async def resize(self, request: Request) -> Response:
-        """``PUT /v1/admin/endpoints/{name}/workers`` with ``{"workers": n}``: resize while serving."""
+        """``PUT /v1/admin/endpoints/{name}/workers`` with ``{"workers": n}``: resize while serving. Needs a
+        key with ``admin: true``; ``n`` from 1 to ``DataPlane.worker_limit(name)``."""
         try:
-            self.auth(request)
+            headers = request.headers
+            self.keys.check_admin(presented_key(headers.get("authorization"), headers.get("x-api-key")))
+            name = request.path_params["name"]
+            limit = self.plane.worker_limit(name)
             data = parse_json(await self.body(request))
             n = data.get("workers") if isinstance(data, dict) else None
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise E.InvalidInput(f"expected an integer >= 1, got {n!r}", field="workers")
+            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= limit:
+                got = repr(n) if len(repr(n)) <= 40 else repr(n)[:37] + "..."
+                raise E.InvalidInput(f"expected an integer from 1 to {limit} (the most worker processes per "
+                                     f"version of endpoint {name!r}), got {got}", field="workers")
             try:
-                self.plane.resize(request.path_params["name"], n)
+                self.plane.resize(name, n)
             except ValueError as err:
                 raise E.BadRequest(str(err)) from None
-            return json_response({"endpoint": request.path_params["name"], "workers": n})
+            return json_response({"endpoint": name, "workers": n})
         except Exception as exc:
             return error_response(request, exc)
 
@@ -281,8 +305,8 @@ class ApiNode:
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route(NODE_PATH, self.node_info, methods=["GET"]),
         ]
-        return FastPredict(self, Starlette(routes=routes, lifespan=self.lifespan,
-                                           exception_handlers={Exception: _error_handler}))
+        handlers = {Exception: _error_handler, HTTPException: _http_error_handler}
+        return FastPredict(self, Starlette(routes=routes, lifespan=self.lifespan, exception_handlers=handlers))
 
 
 

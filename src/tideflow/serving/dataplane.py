@@ -24,7 +24,14 @@ from tideflow.serving.inputs import validate_records
 from tideflow.serving.metrics import NodeMetrics
 from tideflow.serving.querylog import QueryLog
 from tideflow.serving.runners import RunnerTarget, build_runner, model_schema
-from tideflow.serving.specs import EndpointSpec, FunctionEndpoint, PredictionEndpoint, ServiceSpec, SqlQueryEndpoint
+from tideflow.serving.specs import (
+    MAX_WORKERS,
+    EndpointSpec,
+    FunctionEndpoint,
+    PredictionEndpoint,
+    ServiceSpec,
+    SqlQueryEndpoint,
+)
 from tideflow.serving.traffic import TrafficSplit
 from tideflow.serving.workers import InlinePool, PoolStats, WorkerPool
 
@@ -75,6 +82,7 @@ class DataPlane:
             self.query_log = QueryLog(self.root / spec.query_log.path, spec.name,
                                       sample_rate=spec.query_log.sample_rate)
         self._workspace: Any = None
+        self._started_workers: dict[str, int] = {}  # endpoint -> worker processes per version at start
 
     # ------------------------------------------------------------------ life cycle
 
@@ -91,12 +99,15 @@ class DataPlane:
         for spec in self.spec.endpoints:
             state = EndpointState(spec, TrafficSplit.of(spec.version_labels(), spec.weights()))
             n = spec.num_workers if self.workers_override is None or spec.num_workers == 0 else self.workers_override
+            self._started_workers[spec.name] = n
             for label in spec.version_labels():
                 target = RunnerTarget(str(self.root), self.spec.name, spec.name, label)
                 pool: WorkerPool | InlinePool
                 if n == 0:
-                    in_project = not isinstance(spec, PredictionEndpoint | FunctionEndpoint)
-                    runner = build_runner(target, workspace=self._workspace_of() if in_project else None)
+                    # a sql_query shares the plane's workspace (its connections stay open while serving); a
+                    # lookup opens its own and closes it once its index is built (no lock on the warehouse)
+                    shared = isinstance(spec, SqlQueryEndpoint)
+                    runner = build_runner(target, workspace=self._workspace_of() if shared else None)
                     pool = InlinePool(runner, endpoint=spec.name, threaded=isinstance(spec, SqlQueryEndpoint))
                     version, schema = runner.version, runner.input_schema
                 else:
@@ -139,6 +150,9 @@ class DataPlane:
                 await vs.pool.close()
         if self.query_log is not None:
             await self.query_log.close()
+        if self._workspace is not None:
+            workspace, self._workspace = self._workspace, None
+            workspace.close()
 
     # ------------------------------------------------------------------ scoring
 
@@ -149,13 +163,17 @@ class DataPlane:
                                   f"{self.spec.name!r} (endpoints: {', '.join(self.endpoints)})")
         return state
 
+    def version_of(self, state: EndpointState, version: str) -> VersionState:
+        """The version ``version`` (a version number or label) of an endpoint; ``UnknownEndpoint`` (404) if none."""
+        label = state.aliases.get(str(version))
+        if label is None:
+            raise UnknownEndpoint(f"endpoint {state.spec.name!r} has no version {version!r} "
+                                  f"(versions: {', '.join(vs.version for vs in state.versions.values())})")
+        return state.versions[label]
+
     def choose(self, state: EndpointState, records: Any, version: str | None, sticky: object | None) -> VersionState:
         if version is not None:
-            label = state.aliases.get(str(version))
-            if label is None:
-                raise UnknownEndpoint(f"endpoint {state.spec.name!r} has no version {version!r} "
-                                      f"(versions: {', '.join(vs.version for vs in state.versions.values())})")
-            return state.versions[label]
+            return self.version_of(state, version)
         if sticky is None and state.spec.sticky_key and isinstance(records, list) and records \
                 and isinstance(records[0], dict):
             sticky = records[0].get(state.spec.sticky_key)
@@ -190,17 +208,27 @@ class DataPlane:
         for vs in self.endpoint(endpoint).versions.values():
             vs.pool.resize(workers)
 
+    def worker_limit(self, endpoint: str) -> int:
+        """The most worker processes per version a run-time ``resize`` of ``endpoint`` may ask for: the
+        ``max_workers`` of its share (``autoscaling.share``) when set, else 4 per CPU; never fewer than it
+        started with, never more than ``MAX_WORKERS`` (256)."""
+        self.endpoint(endpoint)
+        share = self.spec.autoscaling.share.bounds(endpoint)[1] if self.spec.autoscaling is not None else None
+        limit = share if share is not None else 4 * (os.cpu_count() or 1)
+        return min(MAX_WORKERS, max(limit, self._started_workers.get(endpoint, 1)))
+
     def stats(self) -> dict[str, dict[str, PoolStats]]:
         """Endpoint -> version -> pool snapshot (in-flight, ready/draining workers, batches, busy seconds)."""
         return {name: {vs.version: vs.pool.stats() for vs in s.versions.values()} for name, s in self.endpoints.items()}
 
-    def describe(self, endpoint: str) -> dict[str, Any]:
-        """Type, versions and input schema of an endpoint (for metadata routes and OpenAPI)."""
+    def describe(self, endpoint: str, version: str | None = None) -> dict[str, Any]:
+        """Type, versions, input schema and readiness of an endpoint (for metadata routes and OpenAPI);
+        of that one version when ``version`` is given (``UnknownEndpoint`` if it has none such)."""
         state = self.endpoint(endpoint)
-        first = next(iter(state.versions.values()))
+        versions = list(state.versions.values()) if version is None else [self.version_of(state, version)]
         return {"name": endpoint, "type": state.kind, "description": state.spec.description,
-                "versions": [vs.version for vs in state.versions.values()],
-                "inputs": first.input_schema, "ready": all(vs.pool.ready for vs in state.versions.values())}
+                "versions": [vs.version for vs in versions],
+                "inputs": versions[0].input_schema, "ready": all(vs.pool.ready for vs in versions)}
 
     def _batch_observer(self, endpoint: str) -> Any:
         metrics = self.metrics

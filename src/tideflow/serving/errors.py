@@ -6,9 +6,11 @@
         │   ├── InvalidJson          the body is not JSON (400)
         │   ├── InvalidInput         a missing, extra or mistyped feature, a wrong shape (422); names the field
         │   ├── PayloadTooLarge      the body or the record count is over the service's limit (413)
-        │   └── UnknownEndpoint      no such endpoint or version (404)
+        │   ├── UnknownEndpoint      no such endpoint or version (404)
+        │   ├── UnknownRoute         no route at that path (404)
+        │   └── MethodNotAllowed     the route has no such method (405); carries ``allow``
         ├── Unauthorized             no API key, or an unknown one (401)
-        ├── Forbidden                a key of another service (403)
+        ├── Forbidden                a key of another service, or without the admin scope an admin route needs (403)
         ├── Unavailable              no worker is ready, or the node is shutting down (503)
         └── ModelError               the model or function failed (500); carries ``error_id``, never a traceback
 
@@ -56,6 +58,18 @@ class UnknownEndpoint(BadRequest):
     """No endpoint (or endpoint version) of that name in this service."""
 
 
+class UnknownRoute(BadRequest):
+    """No route of the API node at that path."""
+
+
+class MethodNotAllowed(BadRequest):
+    """The path is a route of the node, but not for that HTTP method. ``allow`` lists the methods it takes."""
+
+    def __init__(self, message: str, *, allow: str | None = None) -> None:
+        self.allow = allow
+        super().__init__(message)
+
+
 class Unauthorized(ServingError):
     """No API key was sent, or the key is not known to this API node."""
 
@@ -83,10 +97,12 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "InvalidJson",
+    "MethodNotAllowed",
     "ModelError",
     "PayloadTooLarge",
     "ServingError",
     "Unauthorized",
     "Unavailable",
     "UnknownEndpoint",
+    "UnknownRoute",
 ]

@@ -19,12 +19,21 @@ def _double(value: Any) -> Any:
     raise TypeError
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _integer(value: Any) -> Any:
+    """An ``integer`` feature is a signed 64-bit integer (what the models and numpy hold): a larger one,
+    such as ``9223372036854775808`` or ``1e20``, raises ``ValueError`` (out of range)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise TypeError
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        raise TypeError
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError
+    return number
 
 
 def _string(value: Any) -> Any:
@@ -68,8 +77,8 @@ def _scalar(value: Any) -> Any:
 _CHECKS = {"double": _double, "integer": _integer, "string": _string, "boolean": _boolean, "date": _date,
            "timestamp": _timestamp}
 # Exact types accepted as they are, without calling the check (the common case of every request).
-_AS_IS: dict[str, tuple[type, ...]] = {"double": (float, int), "integer": (int,), "string": (str,),
-                                       "boolean": (bool,)}
+# Not ``integer``: an int is range-checked (int64) by ``_integer``.
+_AS_IS: dict[str, tuple[type, ...]] = {"double": (float, int), "string": (str,), "boolean": (bool,)}
 _EXPECTED = {"double": "a number", "integer": "an integer", "string": "a string", "boolean": "true or false",
              "date": "an ISO date string (YYYY-MM-DD)", "timestamp": "an ISO timestamp string"}
 
@@ -96,9 +105,9 @@ def validate_records(records: Any, schema: InputSchema | None, *, max_records: i
     """Checked copies of ``records`` (a list of objects). ``schema`` None accepts any fields of scalars.
 
     Missing fields, unknown fields (unless ``allow_extra``), values of the wrong type and nested values
-    raise ``InvalidInput`` naming the record index and the field. ``null`` is accepted for every feature
-    (the model's imputation decides what it means). ``routing`` names a field that may be sent besides
-    the schema (the sticky key) and is dropped.
+    raise ``InvalidInput`` naming the record index and the field; so does an ``integer`` outside int64.
+    ``null`` is accepted for every feature (the model's imputation decides what it means). ``routing``
+    names a field that may be sent besides the schema (the sticky key) and is dropped.
     """
     if not isinstance(records, list):
         raise InvalidInput(f"expected a list of records (objects of features by name), got {json_type(records)}")
@@ -133,6 +142,9 @@ def validate_records(records: Any, schema: InputSchema | None, *, max_records: i
             except TypeError:
                 raise InvalidInput(f"expected {_EXPECTED.get(kind, 'a scalar')} ({kind}), got {json_type(value)} "
                                    f"{_short(value)}", field=name, record=at) from None
+            except ValueError:
+                raise InvalidInput(f"integer out of range: expected an integer from {INT64_MIN} to {INT64_MAX} "
+                                   f"(int64), got {_short(value)}", field=name, record=at) from None
         if len(record) != len(clean):
             extra = [k for k in record if k not in schema and k != routing]
             if extra and not allow_extra:

@@ -1,8 +1,8 @@
 """API keys: resolved once at start from env vars or ``.tide/secrets.yaml``; only their hashes are kept.
 
 ``check(presented)`` returns the key's name for this service, or raises ``Unauthorized`` (no key, or a
-key nobody issued) or ``Forbidden`` (a key of another service of the same project). Values are never
-logged or shown.
+key nobody issued) or ``Forbidden`` (a key of another service of the same project). ``check_admin``
+also needs the key to have ``admin: true`` (the admin routes). Values are never logged or shown.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ def resolve_key(project_root: Path, service: str, key: ApiKeySpec) -> str:
 
 
 class KeyChecker:
-    def __init__(self, own: dict[bytes, str], others: dict[bytes, str], *, required: bool) -> None:
+    def __init__(self, own: dict[bytes, str], others: dict[bytes, str], *, required: bool,
+                 admins: frozenset[str] = frozenset()) -> None:
         self.own = own
         self.others = others
         self.required = required
+        self.admins = admins
 
     @classmethod
     def for_service(cls, project_root: Path, spec: ServiceSpec, others: list[ServiceSpec]) -> KeyChecker:
@@ -52,7 +54,8 @@ class KeyChecker:
                     continue
         if not spec.api_keys:
             log.warning("API service %s has no api_keys: every request is accepted", spec.name)
-        return cls(own, foreign, required=bool(spec.api_keys))
+        return cls(own, foreign, required=bool(spec.api_keys),
+                   admins=frozenset(k.name for k in spec.api_keys if k.admin))
 
     def check(self, presented: str | None) -> str | None:
         if not self.required:
@@ -66,6 +69,14 @@ class KeyChecker:
         if digest in self.others:
             raise Forbidden("this API key belongs to another API service")
         raise Unauthorized("unknown API key")
+
+    def check_admin(self, presented: str | None) -> str | None:
+        """``check``, and the key must have ``admin: true`` (a service without keys accepts every request)."""
+        name = self.check(presented)
+        if self.required and name not in self.admins:
+            raise Forbidden(f"API key {name!r} may not call admin routes: they need a key with 'admin: true' "
+                            "in the service file")
+        return name
 
 
 def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:

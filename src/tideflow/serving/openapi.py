@@ -8,7 +8,7 @@ from tideflow.serving.specs import ServiceSpec
 
 _JSON_TYPE: dict[str, dict[str, Any]] = {
     "double": {"type": ["number", "null"]},
-    "integer": {"type": ["integer", "null"]},
+    "integer": {"type": ["integer", "null"], "format": "int64"},
     "string": {"type": ["string", "null"]},
     "boolean": {"type": ["boolean", "null"]},
     "date": {"type": ["string", "null"], "format": "date"},

@@ -23,6 +23,8 @@ STATUS: list[tuple[type[BaseException], int]] = [
     (E.InvalidJson, 400),
     (E.PayloadTooLarge, 413),
     (E.UnknownEndpoint, 404),
+    (E.UnknownRoute, 404),
+    (E.MethodNotAllowed, 405),
     (E.InvalidInput, 422),
     (E.BadRequest, 400),
     (E.Unauthorized, 401),
@@ -58,6 +60,8 @@ def error_response(request: Request | None, exc: BaseException, *, flat: bool = 
             body["error_id"] = exc.error_id
             log.error("error id %s: %s", exc.error_id, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, E.MethodNotAllowed) and exc.allow:
+        headers = {"Allow": exc.allow}
     payload = {"error": body["message"] if flat else body}
     return Response(dumps(payload), status_code=status, media_type=JSON, headers=headers)
 

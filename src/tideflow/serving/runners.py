@@ -343,12 +343,27 @@ class SqlQueryRunner:
 # ----------------------------------------------------------------------------------------- lookup
 
 class LookupRunner:
-    """Rows of a dataset by key, indexed in memory when built. Output: ``{"found": bool, **columns}``."""
+    """Rows of a dataset by key, indexed in memory when built. Output: ``{"found": bool, **columns}``.
 
-    def __init__(self, workspace: Any, spec: LookupEndpoint) -> None:
+    ``workspace`` None: the runner opens the project's workspace, reads the dataset into memory (Arrow)
+    and closes it before it answers, so the node holds no lock on the warehouse (a DuckDB file can then
+    be opened read-write by builds and the platform API while the node serves). A workspace given is
+    the caller's to close.
+    """
+
+    def __init__(self, workspace: Any, spec: LookupEndpoint, project_root: Path | None = None) -> None:
         import pyarrow as pa
 
-        table = workspace.read_arrow(spec.dataset)
+        if workspace is None:
+            if project_root is None:
+                raise ValueError("a lookup runner needs a workspace or the project root")
+            from tideflow.flow import Workspace
+            from tideflow.project import load_project
+
+            with Workspace(load_project(project_root)) as own:
+                table = own.read_arrow(spec.dataset)
+        else:
+            table = workspace.read_arrow(spec.dataset)
         names = table.column_names
         for col in [*spec.key, *(spec.columns or [])]:
             if col not in names:
@@ -398,11 +413,11 @@ def build_runner(target: RunnerTarget, loader: ModelLoader = registry_loader, wo
         file, function = spec.target(target.version)
         inputs: dict[str, str] | None = dict(spec.inputs) if spec.inputs is not None else None
         return FunctionRunner(target.version, load_function(root, file, function), inputs)
+    if isinstance(spec, LookupEndpoint):
+        return LookupRunner(workspace, spec, root)  # no workspace: its own, closed once the index is built
     if workspace is None:
         from tideflow.flow import Workspace
         from tideflow.project import load_project
 
         workspace = Workspace(load_project(root))
-    if isinstance(spec, SqlQueryEndpoint):
-        return SqlQueryRunner(workspace, spec)
-    return LookupRunner(workspace, spec)
+    return SqlQueryRunner(workspace, spec)

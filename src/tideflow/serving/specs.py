@@ -23,11 +23,13 @@ register_tags(ENDPOINT_TYPES)
 
 
 class ApiKeySpec(Strict):
-    """One API key of the service. Its value comes from ``env`` or from ``secret`` in ``.tide/secrets.yaml``."""
+    """One API key of the service. Its value comes from ``env`` or from ``secret`` in ``.tide/secrets.yaml``.
+    ``admin: true`` lets it call the node's admin routes (``PUT /v1/admin/endpoints/{name}/workers``)."""
 
     name: str
     env: str | None = None
     secret: str | None = None
+    admin: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> ApiKeySpec:
@@ -58,10 +60,13 @@ class QueryLogSpec(Strict):
     sample_rate: float = Field(default=1.0, ge=0, le=1)
 
 
+MAX_WORKERS = 256  # worker processes per endpoint version, in the service file and at run time
+
+
 class _EndpointBase(Strict):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
     description: str = ""
-    workers: int | None = Field(default=None, ge=0, le=256)
+    workers: int | None = Field(default=None, ge=0, le=MAX_WORKERS)
     batching: BatchingSpec | None = None
     sticky_key: str | None = None
     timeout_s: float = Field(default=30.0, gt=0)

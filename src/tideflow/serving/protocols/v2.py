@@ -40,10 +40,16 @@ def _flatten(data: Any) -> list[Any]:
 
 
 def _binary(datatype: str, raw: bytes, name: str) -> list[Any]:
+    """The values of one binary tensor. A NaN in a float tensor is the missing value (as ``null`` is in
+    JSON data, which cannot hold NaN); an infinity is refused: JSON cannot send one either."""
     if datatype == "BYTES":
-        out, i = [], 0
+        out: list[Any] = []
+        i = 0
         while i < len(raw):
-            size = int.from_bytes(raw[i:i + 4], "little")
+            size = int.from_bytes(raw[i:i + 4], "little") if i + 4 <= len(raw) else -1
+            if size < 0 or i + 4 + size > len(raw):
+                raise InvalidInput(f"BYTES element {len(out)} runs past the {len(raw)} bytes of binary_data_size "
+                                   "(expected a 4-byte little-endian length, then that many bytes)", field=name)
             out.append(raw[i + 4:i + 4 + size].decode("utf-8", errors="replace"))
             i += 4 + size
         return out
@@ -51,13 +57,47 @@ def _binary(datatype: str, raw: bytes, name: str) -> list[Any]:
     if dtype is None:
         raise InvalidInput(f"unsupported datatype {datatype!r}", field=name)
     try:
-        values: list[Any] = np.frombuffer(raw, dtype=dtype).tolist()
-        return values
+        array = np.frombuffer(raw, dtype=dtype)
     except ValueError:
         raise InvalidInput(f"{len(raw)} bytes do not hold whole {datatype} values", field=name) from None
+    values: list[Any] = array.tolist()
+    if array.dtype.kind == "f":
+        infinite = np.flatnonzero(np.isinf(array))
+        if infinite.size:
+            k = int(infinite[0])
+            raise InvalidInput(f"expected finite numbers, got {values[k]} at index {k} (a NaN is read as a "
+                               "missing value; infinity is refused)", field=name)
+        for k in np.flatnonzero(np.isnan(array)).tolist():
+            values[k] = None
+    return values
 
 
-def records_of(body: bytes, header_length: str | None, schema: dict[str, str] | None) -> tuple[list[Any], Any]:
+def _in_range(datatype: str, values: list[Any], name: str) -> None:
+    """JSON data of an integer tensor fits its datatype (``[1e30]`` is no INT64)."""
+    info = np.iinfo(_NUMPY[datatype])
+    lo, hi = int(info.min), int(info.max)
+    for k, v in enumerate(values):
+        if isinstance(v, int | float) and not isinstance(v, bool) and not lo <= v <= hi:
+            raise InvalidInput(f"value out of range for {datatype}: expected an integer from {lo} to {hi}, "
+                               f"got {v!r} at index {k}", field=name)
+
+
+def _parameters(value: Any, field: str) -> dict[str, Any]:
+    """A ``parameters`` object (absent or null: none)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"expected 'parameters' to be an object, got {json_type(value)}", field=field)
+    return value
+
+
+def _is_count(value: Any) -> bool:
+    """A non-negative integer (``true`` is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def records_of(body: bytes, header_length: str | None,
+               schema: dict[str, str] | None) -> tuple[list[Any], dict[str, Any]]:
     """(records, the parsed request) of an infer request; shapes and datatypes checked per tensor."""
     binary = b""
     if header_length is not None:
@@ -79,22 +119,35 @@ def records_of(body: bytes, header_length: str | None, schema: dict[str, str] | 
             raise InvalidInput(f"expected a tensor object with a 'name', got {json_type(tensor)}", field=f"inputs[{i}]")
         name = tensor["name"]
         shape, datatype = tensor.get("shape"), tensor.get("datatype")
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape) \
+        if not isinstance(shape, list) or not all(_is_count(d) for d in shape) \
                 or not 1 <= len(shape) <= 2 or (len(shape) == 2 and shape[1] != 1):
-            raise InvalidInput(f"expected shape [n] or [n, 1] (one value per record), got {shape!r}", field=name)
+            raise InvalidInput("expected shape [n] or [n, 1] of non-negative integers (one value per record), "
+                               f"got {orjson.dumps(shape).decode()}", field=name)
         if datatype not in (*_NUMPY, "BYTES"):
             raise InvalidInput(f"expected a v2 datatype (FP64, INT64, BOOL, BYTES, ...), got {datatype!r}", field=name)
         if schema is not None and name in schema and datatype not in _ACCEPTS.get(schema[name], {datatype}):
             raise InvalidInput(f"expected datatype {DATATYPE_OF.get(schema[name], 'BYTES')} ({schema[name]}), "
                                f"got {datatype}", field=name)
-        size = (tensor.get("parameters") or {}).get("binary_data_size")
+        size = _parameters(tensor.get("parameters"), name).get("binary_data_size")
         if size is not None:
-            if not isinstance(size, int) or offset + size > len(binary):
-                raise InvalidInput("binary_data_size runs past the end of the body", field=name)
+            if not _is_count(size):
+                raise InvalidInput(f"expected parameters.binary_data_size to be a non-negative integer, "
+                                   f"got {json_type(size)} {size!r}", field=name)
+            if offset + size > len(binary):
+                raise InvalidInput(f"binary_data_size {size} runs past the end of the body "
+                                   f"({len(binary) - offset} bytes of binary data left)", field=name)
             values = _binary(datatype, binary[offset:offset + size], name)
             offset += size
+        elif "data" not in tensor:
+            raise InvalidInput("the tensor has no 'data' (expected an array of values, or "
+                               "parameters.binary_data_size with the binary tensor extension)", field=name)
+        elif not isinstance(tensor["data"], list):
+            raise InvalidInput(f"expected 'data' to be an array of values, got {json_type(tensor['data'])}",
+                               field=name)
         else:
-            values = _flatten(tensor.get("data"))
+            values = _flatten(tensor["data"])
+            if datatype in _INTS:
+                _in_range(datatype, values, name)
         n = shape[0]
         if len(values) != math.prod(shape):
             raise InvalidInput(f"shape {shape} holds {math.prod(shape)} values, got {len(values)}", field=name)
@@ -121,11 +174,28 @@ def _datatype(values: list[Any]) -> str:
     return "BYTES"
 
 
-def response_of(result: InferenceResult, request: Any) -> dict[str, Any]:
+def wanted_outputs(request: dict[str, Any]) -> list[str]:
+    """The output names the request asks for (none: every output), checked before scoring."""
+    outputs = request.get("outputs")
+    if outputs is None:
+        return []
+    if not isinstance(outputs, list):
+        raise InvalidInput(f"expected 'outputs' to be an array of objects with a 'name', got {json_type(outputs)}",
+                           field="outputs")
+    names = []
+    for j, output in enumerate(outputs):
+        if not isinstance(output, dict) or not isinstance(output.get("name"), str):
+            raise InvalidInput(f"expected an object with a string 'name', got {json_type(output)}",
+                               field=f"outputs[{j}]")
+        _parameters(output.get("parameters"), f"outputs[{j}]")
+        names.append(output["name"])
+    return names
+
+
+def response_of(result: InferenceResult, request: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
     keys: list[str] = []
     for output in result.outputs:
         keys += [k for k in output if k not in keys]
-    wanted = [str(o.get("name")) for o in request.get("outputs") or [] if isinstance(o, dict)]
     for name in wanted:
         if name not in keys:
             raise InvalidInput(f"unknown output (outputs: {', '.join(keys)})", field=str(name))
@@ -144,20 +214,21 @@ def response_of(result: InferenceResult, request: Any) -> dict[str, Any]:
 async def infer(plane: DataPlane, endpoint: str, body: bytes, header_length: str | None,
                 version: str | None = None) -> dict[str, Any]:
     state = plane.endpoint(endpoint)
-    vs = state.versions[state.aliases[version]] if version is not None and version in state.aliases else None
-    schema = (vs or next(iter(state.versions.values()))).input_schema
+    vs = plane.version_of(state, version) if version is not None else next(iter(state.versions.values()))
+    schema = vs.input_schema
     records, request = records_of(body, header_length, schema)
-    params = request.get("parameters") or {}
-    sticky = params.get("sticky") if isinstance(params, dict) else None
+    wanted = wanted_outputs(request)
+    sticky = _parameters(request.get("parameters"), "parameters").get("sticky")
     result = await plane.infer(endpoint, records, version=version, sticky=sticky)
-    return response_of(result, request)
+    return response_of(result, request, wanted)
 
 
 OUTPUTS_OF = {"prediction": [("prediction", "BYTES"), ("probability", "FP64")]}
 
 
-def metadata(plane: DataPlane, endpoint: str) -> dict[str, Any]:
-    info = plane.describe(endpoint)
+def metadata(plane: DataPlane, endpoint: str, version: str | None = None) -> dict[str, Any]:
+    """Model metadata; of one version when ``version`` is given (an unknown one: ``UnknownEndpoint``)."""
+    info = plane.describe(endpoint, version)
     inputs = [{"name": n, "datatype": DATATYPE_OF.get(t, "BYTES"), "shape": [-1]}
               for n, t in (info["inputs"] or {}).items()]
     outputs = [{"name": n, "datatype": d, "shape": [-1]} for n, d in OUTPUTS_OF.get(info["type"], [])]
