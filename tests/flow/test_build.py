@@ -304,3 +304,15 @@ def test_a_postgres_schema_that_does_not_exist_is_named_with_its_key(make_projec
     with pytest.raises(ProjectError, match=r"tideflow.yaml at connections.pg.schema: connection 'pg': schema "
                                            r"'tide_surely_missing_schema' does not exist in database 'test'"):
         build(load_project(root))
+
+
+def test_a_failed_recipe_is_named_once_in_its_error(make_project: Writer) -> None:
+    recipe = "type: python\ninputs: [orders]\noutputs: out\nfile: code.py\nfunction: broken\n"
+    code = "def broken(inputs):\n    raise ValueError('boom')\n"
+    root = make_project({"out.yaml": recipe}, {"orders.yaml": "table: orders\n"}, extra={"recipes/code.py": code})
+    seed_orders(root)
+    messages: list[str] = []
+    result = build(load_project(root), on_event=lambda e: messages.append(e.message) if e.kind == "failed" else None)
+    assert not result.ok
+    assert result.failed[0].error == "recipes/code.py:broken raised ValueError: boom"
+    assert messages == ["recipe 'out' failed: recipes/code.py:broken raised ValueError: boom"]

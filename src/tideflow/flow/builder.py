@@ -134,8 +134,9 @@ class Builder:
             for out in rows:
                 self.planner.forget(out)
             status, error = "ok", ""
-        except TideflowError as err:
-            rows, status, error = {}, "failed", str(err)
+        except TideflowError as err:  # a BuildError of this recipe is said once: the event adds "recipe ... failed"
+            text = str(err)
+            rows, status, error = {}, "failed", text.removeprefix(f"recipe {name!r} failed: ")
         except Exception as err:  # a database or engine error: report it, keep the previous outputs
             rows, status, error = {}, "failed", f"{type(err).__name__}: {err}"
         seconds = time.perf_counter() - start
