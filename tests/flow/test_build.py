@@ -316,3 +316,18 @@ def test_a_failed_recipe_is_named_once_in_its_error(make_project: Writer) -> Non
     assert not result.ok
     assert result.failed[0].error == "recipes/code.py:broken raised ValueError: boom"
     assert messages == ["recipe 'out' failed: recipes/code.py:broken raised ValueError: boom"]
+
+
+@pytest.mark.parametrize("engine", ["sql", "memory"])
+def test_a_recipe_invalid_for_its_inputs_is_a_project_error_before_the_build_on_every_engine(
+        make_project: Writer, engine: str) -> None:
+    from tideflow.errors import ProjectError
+
+    bad = "type: prepare\ninputs: orders\noutputs: clean\nsteps:\n  - op: fill_empty\n    columns: [id]\n" \
+          "    value: \"it's\"\n"
+    root = make_project({"clean.yaml": bad, "by_customer.yaml": GROUP}, {"orders.yaml": "table: orders\n"})
+    seed_orders(root)
+    events: list[str] = []
+    with pytest.raises(ProjectError, match=r"recipes/clean.yaml at steps\[0\].value: .*integer.*it's"):
+        build(load_project(root), engine=engine, on_event=lambda e: events.append(e.kind))
+    assert events == []  # nothing ran

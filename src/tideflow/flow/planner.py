@@ -204,6 +204,8 @@ class Planner:
         self._deciding.add(name)
         try:
             decision = self._decide(recipe)
+            if decision.engine == "memory":
+                self.compiler.validate(recipe)  # a bad spec is a project error on every engine, before the build
         finally:
             self._deciding.discard(name)
         self._decisions[name] = decision

@@ -14,7 +14,7 @@ from tideflow.flow.pruning import prune_projections
 from tideflow.flow.scoring import EVALUATE_SCHEMA, deep_recursion
 from tideflow.flow.workspace import Workspace
 from tideflow.project import Project
-from tideflow.recipes import EvaluateRecipe, PivotRecipe, PythonRecipe, RecipeBase, Schema, ScoreRecipe
+from tideflow.recipes import EvaluateRecipe, PivotRecipe, PythonRecipe, RecipeBase, Schema, ScoreRecipe, SqlRecipe
 
 if TYPE_CHECKING:
     from tideflow.flow.scoring import ScoringModel
@@ -172,6 +172,26 @@ class RecipeCompiler:
                 file=self.where(recipe), key_path="values",
             )
         return values
+
+    def validate(self, recipe: RecipeBase) -> None:
+        """Check a visual recipe against its input schemas without running it: the rules are the same
+        whichever engine runs it, so a recipe the memory engine will run fails here (a ``ProjectError``,
+        before anything runs) exactly as one the database would. Nothing is checked when an input's
+        schema is not known yet, for code recipes, or where only the SQL form is unsupported."""
+        if isinstance(recipe, PythonRecipe | ScoreRecipe | EvaluateRecipe | SqlRecipe):
+            return
+        if isinstance(recipe, PivotRecipe) and recipe.values is None:
+            return  # its columns come from the data
+        schemas: dict[str, SqlInput] = {}
+        for name in recipe.inputs:
+            schema = self.schema_of(name)
+            if schema is None:
+                return
+            schemas[name] = SqlInput(relation=exp.Table(this=exp.to_identifier(name, quoted=True)), schema=schema)
+        try:
+            output_schema(recipe, schemas, where=self.where(recipe))  # type: ignore[arg-type]
+        except UnsupportedPushdown:
+            return
 
     def infer_outputs(self, recipe: RecipeBase) -> dict[str, Schema] | None:
         """Output schemas without running anything, or None when they cannot be known yet."""
