@@ -73,14 +73,27 @@ class ExpressionError(TideflowError):
     """A recipe expression is invalid for its inputs (unknown column or function, subquery)."""
 
     def __init__(self, message: str, *, expression: str | None = None, where: str | None = None) -> None:
+        # An expression read from a project file carries the line it was written on (the loader
+        # locates it): ``recipes/r.yaml at steps[0].expr`` becomes ``recipes/r.yaml:7 at steps[0].expr``.
+        self.line: int | None = getattr(expression, "line", None)
+        if where and self.line:
+            where = _with_line(where, self.line)
         self.expression = expression
         self.where = where
         text = message
         if expression is not None:
-            text = f"{text} in expression {expression!r}"
+            text = f"{text} in expression {str(expression)!r}"
         if where:
             text = f"{where}: {text}"
         super().__init__(text)
+
+
+def _with_line(where: str, line: int) -> str:
+    """Add ``:line`` after the file of ``where`` (``file at key.path`` or ``file``) unless it has one."""
+    file, sep, rest = where.partition(" at ")
+    if not file.endswith((".yaml", ".yml")):
+        return where
+    return f"{file}:{line}{sep}{rest}"
 
 
 class ConnectionError_(TideflowError):

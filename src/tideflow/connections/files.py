@@ -23,14 +23,28 @@ class FileStore:
 
     def __init__(self, name: str, spec: FilesConnection, project_root: Path) -> None:
         self.name = name
+        self.project_root = project_root.resolve()
         self.root = (project_root / spec.root).resolve()
 
     def path_of(self, dataset: DatasetSpec) -> Path:
         path = (self.root / (dataset.path or "")).resolve()
         if not path.is_relative_to(self.root):
-            raise ProjectError(f"dataset {dataset.name!r}: path {dataset.path!r} leaves the connection root",
-                               key_path="path")
+            raise ProjectError(f"dataset {dataset.name!r}: path {dataset.path!r} leaves the root of connection "
+                               f"{self.name!r} ({self.root}): expected a path inside it")
         return path
+
+    def _shown(self, path: Path) -> str:
+        """The path as the user wrote the project: relative to the project directory when it is inside."""
+        return str(path.relative_to(self.project_root)) if path.is_relative_to(self.project_root) else str(path)
+
+    def _unreadable(self, dataset: DatasetSpec, path: Path, err: Exception) -> ConnectionError_:
+        """A file the reader refused: which dataset and file, the format expected, what the reader said."""
+        fmt = dataset.file_format
+        source = "its 'format'" if dataset.format else "the extension of its path"
+        said = " ".join(str(err).split()) or type(err).__name__
+        said = said.replace(f"Could not open Parquet input source '{path}': ", "")  # the file is named already
+        return ConnectionError_(f"dataset {dataset.name!r}: cannot read {self._shown(path)} as {fmt} (the format "
+                                f"from {source}): {said}")
 
     def relation(self, dataset: DatasetSpec) -> exp.Expression:
         """A DuckDB table function reading the file; the path is a bound literal, never pasted text."""
@@ -43,7 +57,7 @@ class FileStore:
     def read_arrow(self, dataset: DatasetSpec) -> pa.Table:
         path = self.path_of(dataset)
         if not path.is_file():
-            raise ConnectionError_(f"dataset {dataset.name!r}: file {path} does not exist")
+            raise ConnectionError_(f"dataset {dataset.name!r}: file {self._shown(path)} does not exist")
         try:
             if dataset.file_format == "csv":
                 con = duckdb.connect(":memory:")
@@ -53,14 +67,18 @@ class FileStore:
                     con.close()
             return pq.read_table(path)
         except (OSError, duckdb.Error, pa.ArrowException) as err:
-            raise ConnectionError_(f"dataset {dataset.name!r}: cannot read {path}: {err}") from None
+            raise self._unreadable(dataset, path, err) from None
 
     def schema(self, dataset: DatasetSpec) -> Schema | None:
+        """The file's columns; a file its reader refuses is a ``ConnectionError_`` as in ``read_arrow``."""
         if not self.exists(dataset):
             return None
         path = self.path_of(dataset)
         if dataset.file_format == "parquet":
-            arrow_schema = pq.read_schema(path)
+            try:
+                arrow_schema = pq.read_schema(path)
+            except (OSError, pa.ArrowException) as err:
+                raise self._unreadable(dataset, path, err) from None
         else:
             arrow_schema = self.read_arrow(dataset).schema
         return {f.name: arrow_logical_type(f.type) for f in arrow_schema}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictFloat, StrictInt, model_validator
 
 from tideflow.project.yamlfile import register_tags
 from tideflow.recipes import Strict
@@ -68,7 +68,7 @@ class MetricSpec(Strict):
 
     metric: MetricKind
     column: str | None = None
-    k: int = Field(default=10, ge=1, le=1000)
+    k: StrictInt = Field(default=10, ge=1, le=1000)
 
     _short = model_validator(mode="before")(_shorthand)
 
@@ -143,9 +143,9 @@ class Typical(Strict):
     """A range learned from history: mean ± ``sigmas`` standard deviations of the last ``history``
     recorded values of the metric. Until ``min_history`` values exist the bound is not enforced."""
 
-    history: int = Field(default=20, ge=2, le=10_000)
-    sigmas: float = Field(default=3.0, gt=0)
-    min_history: int = Field(default=3, ge=2)
+    history: StrictInt = Field(default=20, ge=2, le=10_000)
+    sigmas: StrictFloat = Field(default=3.0, gt=0)
+    min_history: StrictInt = Field(default=3, ge=2)
 
     @model_validator(mode="after")
     def _enough(self) -> Typical:

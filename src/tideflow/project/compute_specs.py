@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictFloat, StrictInt, model_validator
 
 from tideflow.recipes import Strict
 
@@ -10,27 +10,27 @@ from tideflow.recipes import Strict
 class ResourceProfile(Strict):
     """What one task (a trial, a scoring batch, a Python recipe) asks of the cluster."""
 
-    cpu: float = Field(default=1.0, gt=0)
-    memory_gb: float | None = Field(default=None, gt=0)
-    gpu: float = Field(default=0.0, ge=0)
+    cpu: StrictFloat = Field(default=1.0, gt=0)
+    memory_gb: StrictFloat | None = Field(default=None, gt=0)
+    gpu: StrictFloat = Field(default=0.0, ge=0)
     accelerator_type: str | None = None
-    custom: dict[str, float] = Field(default_factory=dict)
+    custom: dict[str, StrictFloat] = Field(default_factory=dict)
 
 
 class NodeResources(Strict):
-    cpu: float = Field(default=1.0, ge=0)
-    memory_gb: float | None = Field(default=None, gt=0)
-    gpu: float = Field(default=0.0, ge=0)
+    cpu: StrictFloat = Field(default=1.0, ge=0)
+    memory_gb: StrictFloat | None = Field(default=None, gt=0)
+    gpu: StrictFloat = Field(default=0.0, ge=0)
     accelerator_type: str | None = None
-    custom: dict[str, float] = Field(default_factory=dict)
+    custom: dict[str, StrictFloat] = Field(default_factory=dict)
 
 
 class NodeType(Strict):
     """A kind of worker node the autoscaler may launch between ``min_workers`` and ``max_workers``."""
 
     resources: NodeResources = Field(default_factory=NodeResources)
-    min_workers: int = Field(default=0, ge=0)
-    max_workers: int = Field(default=1, ge=0)
+    min_workers: StrictInt = Field(default=0, ge=0)
+    max_workers: StrictInt = Field(default=1, ge=0)
 
     @model_validator(mode="after")
     def _bounds(self) -> NodeType:
@@ -44,8 +44,8 @@ class ClusterSpec(Strict):
 
     head: NodeResources = Field(default_factory=lambda: NodeResources(cpu=0))
     node_types: dict[str, NodeType] = Field(default_factory=dict)
-    idle_timeout_s: float = Field(default=60.0, gt=0)
-    upscaling_speed: float = Field(default=1.0, gt=0)
+    idle_timeout_s: StrictFloat = Field(default=60.0, gt=0)
+    upscaling_speed: StrictFloat = Field(default=1.0, gt=0)
     image: str = "rayproject/ray:2.60.0-py311"
 
 
@@ -54,6 +54,6 @@ class ComputeSpec(Strict):
     to attach to an existing cluster; named ``profiles`` that tasks reference."""
 
     address: str | None = None
-    num_cpus: int | None = Field(default=None, ge=1)
+    num_cpus: StrictInt | None = Field(default=None, ge=1)
     profiles: dict[str, ResourceProfile] = Field(default_factory=lambda: {"default": ResourceProfile()})
     cluster: ClusterSpec | None = None

@@ -62,13 +62,35 @@ class FlowGraph:
         return sorted({d for ins in self.recipe_inputs.values() for d in ins if d not in self.producer})
 
 
-def build_graph(recipes: Mapping[str, RecipeBase], files: Mapping[str, str] | None = None) -> FlowGraph:
-    """Build and check the graph: one writer per dataset, no cycles. Errors name the recipes."""
+def build_graph(
+    recipes: Mapping[str, RecipeBase],
+    files: Mapping[str, str] | None = None,
+    lines: Mapping[str, Mapping[tuple[str | int, ...], int]] | None = None,
+) -> FlowGraph:
+    """Build and check the graph: one writer per dataset, no cycles. Errors name the recipes (and,
+    with ``lines``, the line of the key in the recipe's file)."""
     files = files or {}
+    lines = lines or {}
+
+    def line_of(recipe: str, key: str, index: int) -> int | None:
+        known = lines.get(recipe, {})
+        return known.get((key, index)) or known.get((key,))
+
     producer: dict[str, str] = {}
     consumers: dict[str, list[str]] = {}
     for name, recipe in recipes.items():
-        for out in recipe.outputs:
+        for i, out in enumerate(recipe.outputs):
+            if out in recipe.outputs[:i]:
+                raise GraphError(
+                    f"recipe {name!r} lists output {out!r} twice: expected each output once",
+                    file=files.get(name), line=line_of(name, "outputs", i), key_path=f"outputs[{i}]",
+                )
+            if out in recipe.inputs:
+                raise GraphError(
+                    f"recipe {name!r} reads and writes the same dataset {out!r}: expected its outputs to be "
+                    "new datasets, not its inputs",
+                    file=files.get(name), line=line_of(name, "outputs", i), key_path="outputs",
+                )
             if out in producer:
                 other = producer[out]
                 raise GraphError(

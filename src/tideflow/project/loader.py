@@ -6,11 +6,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot.errors import ParseError, TokenError
 
 from tideflow.errors import ProjectError, did_you_mean
 from tideflow.project.graph import FlowGraph, build_graph
-from tideflow.project.specs import DatasetSpec, ProjectConfig
-from tideflow.project.yamlfile import read_yaml, register_tags, validate
+from tideflow.project.specs import FILE_FORMATS, DatasetSpec, ProjectConfig, format_of_path
+from tideflow.project.yamlfile import KeyPath, describe_value, located, read_yaml, register_tags, validate
 from tideflow.recipes import (
     RECIPE_TYPES,
     STEP_OPS,
@@ -19,6 +23,7 @@ from tideflow.recipes import (
     SqlRecipe,
     recipe_adapter,
 )
+from tideflow.recipes.expressions import syntax_problem
 
 PROJECT_FILE = "tideflow.yaml"
 register_tags((*RECIPE_TYPES, *STEP_OPS, "duckdb", "postgres", "files"))
@@ -76,24 +81,24 @@ def load_project(root: str | Path) -> Project:
     if not config_path.is_file():
         raise ProjectError(f"no {PROJECT_FILE} in {root}: expected a Tideflow project directory (see 'tide init')")
     data, lines = read_yaml(config_path, PROJECT_FILE)
-    if not isinstance(data, dict):
-        raise ProjectError(f"expected a mapping of keys, got {type(data).__name__}", file=PROJECT_FILE, line=1)
+    _require_mapping(data, PROJECT_FILE)
     config = validate(ProjectConfig, data, shown=PROJECT_FILE, lines=lines, vocabulary_of=ProjectConfig)
 
     files: dict[str, str] = {}
     datasets: dict[str, DatasetSpec] = {}
+    dataset_lines: dict[str, dict[KeyPath, int]] = {}
     for path in sorted((root / "datasets").glob("*.y*ml")):
         shown = f"datasets/{path.name}"
         data, lines = read_yaml(path, shown)
-        if not isinstance(data, dict):
-            raise ProjectError(f"expected a mapping of keys, got {type(data).__name__}", file=shown, line=1)
+        _require_mapping(data, shown)
         data.setdefault("name", path.stem)
         spec = validate(DatasetSpec, data, shown=shown, lines=lines, vocabulary_of=DatasetSpec)
         if spec.name in datasets:
             raise ProjectError(f"dataset {spec.name!r} is declared twice (also in {files[spec.name]})", file=shown)
-        _check_connection(spec, config, shown, lines.get(("connection",)))
+        _check_connection(spec, config, shown, lines, root)
         datasets[spec.name] = spec
         files[spec.name] = shown
+        dataset_lines[spec.name] = lines
 
     recipes: dict[str, RecipeBase] = {}
     code: dict[str, str] = {}
@@ -102,17 +107,20 @@ def load_project(root: str | Path) -> Project:
     for path in sorted((root / "recipes").glob("*.y*ml")):
         shown = f"recipes/{path.name}"
         data, lines = read_yaml(path, shown)
-        if not isinstance(data, dict):
-            raise ProjectError(f"expected a mapping of keys, got {type(data).__name__}", file=shown, line=1)
+        _require_mapping(data, shown)
         data.setdefault("name", path.stem)
         if "type" not in data:
             raise ProjectError(f"missing the key 'type' (one of {', '.join(RECIPE_TYPES)})", file=shown, line=1,
                                key_path="type")
-        recipe = validate(recipe_adapter, data, shown=shown, lines=lines, vocabulary_of=type(_probe(data)))
+        # strings remember their line: an expression error found when the recipe is planned names it
+        recipe = validate(recipe_adapter, located(data, lines), shown=shown, lines=lines,
+                          vocabulary_of=type(_probe(data)))
         if recipe.name in recipes:
             raise ProjectError(f"recipe {recipe.name!r} is declared twice (also in {recipe_files[recipe.name]})",
                                file=shown)
         code_text = _read_code(root, recipe, shown)
+        if isinstance(recipe, SqlRecipe) and code_text is not None:
+            _check_sql_syntax(recipe, code_text, shown, lines)
         if code_text is not None:
             code[recipe.name] = code_text
             if isinstance(recipe, SqlRecipe) and recipe.sql is None:
@@ -121,23 +129,26 @@ def load_project(root: str | Path) -> Project:
         recipe_files[recipe.name] = shown
         recipe_lines[recipe.name] = lines
 
-    graph = build_graph(recipes, recipe_files)
+    graph = build_graph(recipes, recipe_files, recipe_lines)
     # Outputs without a dataset file live on the default connection under their own name.
     for recipe in recipes.values():
         for out in recipe.outputs:
             datasets.setdefault(out, DatasetSpec(name=out))
     for name, recipe in recipes.items():
-        for inp in recipe.inputs:
+        for i, inp in enumerate(recipe.inputs):
             if inp not in datasets:
+                known = recipe_lines[name]
                 raise ProjectError(
                     f"input {inp!r} is neither declared in datasets/ nor written by a recipe"
                     f"{did_you_mean(inp, datasets)}",
-                    file=recipe_files[name], key_path="inputs",
+                    file=recipe_files[name], line=known.get(("inputs", i)) or known.get(("inputs",)),
+                    key_path="inputs",
                 )
     for name, spec in datasets.items():
         if spec.virtual and name not in graph.producer:
             raise ProjectError(f"dataset {name!r} is virtual but no recipe writes it: a source must be stored",
-                               file=files.get(name), key_path="virtual")
+                               file=files.get(name), line=dataset_lines.get(name, {}).get(("virtual",)),
+                               key_path="virtual")
     files.update(recipe_files)
     return Project(root=root, config=config, datasets=datasets, recipes=recipes, graph=graph, files=files,
                    code=code, lines=recipe_lines)
@@ -171,20 +182,74 @@ def _probe(data: dict[str, object]) -> RecipeBase:
     return cls.model_construct()
 
 
-def _check_connection(spec: DatasetSpec, config: ProjectConfig, shown: str, line: int | None) -> None:
+def _require_mapping(data: Any, shown: str) -> None:
+    """A project file holds a mapping of keys: say what it holds otherwise, in words."""
+    if data is None:
+        raise ProjectError("the file is empty: expected a mapping of keys", file=shown, line=1)
+    if not isinstance(data, dict):
+        raise ProjectError(f"expected a mapping of keys, got {describe_value(data)}", file=shown, line=1)
+
+
+def _check_connection(
+    spec: DatasetSpec, config: ProjectConfig, shown: str, lines: dict[KeyPath, int], root: Path,
+) -> None:
     conn_name = spec.connection or config.defaults.connection
     if conn_name not in config.connections:
         raise ProjectError(
             f"unknown connection {conn_name!r}{did_you_mean(conn_name, config.connections)} "
             f"(declared: {', '.join(config.connections)})",
-            file=shown, line=line, key_path="connection",
+            file=shown, line=lines.get(("connection",)), key_path="connection",
         )
     conn = config.connections[conn_name]
     if conn.type == "files" and not spec.path:
-        raise ProjectError("a dataset on a files connection needs 'path'", file=shown, key_path="path")
+        raise ProjectError(f"a dataset on the files connection {conn_name!r} needs 'path' (a file under "
+                           f"{conn.root}/)", file=shown, line=lines.get(("connection",)), key_path="path")
     if conn.type != "files" and spec.path:
         raise ProjectError(f"'path' is for files connections; {conn_name!r} is {conn.type}: use 'table'",
-                           file=shown, key_path="path")
+                           file=shown, line=lines.get(("path",)), key_path="path")
+    if conn.type == "files" and spec.path:
+        _check_file(spec.path, spec.format, conn_name, conn.root, root, shown, lines)
+
+
+def _check_file(
+    path: str, fmt: str | None, conn_name: str, conn_root: str, root: Path, shown: str, lines: dict[KeyPath, int],
+) -> None:
+    """The path stays under the connection's root and names a format the files connection reads."""
+    base = (root / conn_root).resolve()
+    if not (base / path).resolve().is_relative_to(base):
+        raise ProjectError(
+            f"path {path!r} leaves the root of connection {conn_name!r} ({conn_root}/): expected a path inside it",
+            file=shown, line=lines.get(("path",)), key_path="path",
+        )
+    endings = ", ".join(e for es in FILE_FORMATS.values() for e in es)
+    by_path = format_of_path(path)
+    if fmt is None and by_path is None:
+        suffix = "".join(Path(path).suffixes[-2:]) or "no extension"
+        raise ProjectError(
+            f"cannot tell the format of {path!r}: expected a path ending in {endings} (or a 'format' key: "
+            f"{' or '.join(FILE_FORMATS)}), got {suffix}",
+            file=shown, line=lines.get(("path",)), key_path="path",
+        )
+    if fmt is not None and by_path is not None and fmt != by_path:
+        raise ProjectError(
+            f"format {fmt!r} does not match the path {path!r}: expected {by_path!r} (the format of its "
+            f"extension) or a path ending in {' or '.join(FILE_FORMATS[fmt])}, got {fmt!r}",
+            file=shown, line=lines.get(("format",)), key_path="format",
+        )
+
+
+def _check_sql_syntax(recipe: SqlRecipe, text: str, shown: str, lines: dict[KeyPath, int]) -> None:
+    """A SQL recipe that sqlglot cannot read is a project error naming its .sql file (or the ``sql`` key)
+    and line, found at load time rather than as a traceback when the recipe is planned."""
+    if sqlglot.Dialect.get(recipe.dialect) is None:
+        return  # planning says the dialect is unknown, with the nearest one
+    try:
+        sqlglot.parse(text, read=recipe.dialect)
+    except (ParseError, TokenError) as err:
+        problem, line = syntax_problem(err, text, what=f"{recipe.dialect} query")
+        if recipe.file is not None:
+            raise ProjectError(problem, file=f"recipes/{recipe.file}", line=line) from None
+        raise ProjectError(problem, file=shown, line=lines.get(("sql",)), key_path="sql") from None
 
 
 def _read_code(root: Path, recipe: RecipeBase, shown: str) -> str | None:

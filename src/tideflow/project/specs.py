@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from tideflow.project.checks_specs import CheckList, MetricSpec
 from tideflow.project.compute_specs import ComputeSpec
@@ -12,6 +12,14 @@ from tideflow.recipes import Strict
 
 DEFAULT_CONNECTION = "warehouse"
 DEFAULT_DUCKDB_PATH = ".tide/warehouse.duckdb"
+# The file formats of a files connection, each with the path endings it is recognised by.
+FILE_FORMATS: dict[str, tuple[str, ...]] = {"csv": (".csv", ".csv.gz", ".tsv"), "parquet": (".parquet", ".pq")}
+
+
+def format_of_path(path: str) -> str | None:
+    """The file format a path's ending names (``orders.csv`` -> ``csv``), or None when it names none."""
+    lowered = path.lower()
+    return next((fmt for fmt, endings in FILE_FORMATS.items() if lowered.endswith(endings)), None)
 
 
 class DuckDBConnection(Strict):
@@ -20,9 +28,9 @@ class DuckDBConnection(Strict):
     type: Literal["duckdb"]
     path: str = DEFAULT_DUCKDB_PATH
     schema_: str = Field(default="main", alias="schema")
-    threads: int | None = Field(default=None, ge=1)
+    threads: StrictInt | None = Field(default=None, ge=1)
     # DuckDB spreads one query over every core: two heavy recipes at once only contend for them.
-    concurrent_queries: int = Field(default=1, ge=1, le=64)
+    concurrent_queries: StrictInt = Field(default=1, ge=1, le=64)
 
 
 class PostgresConnection(Strict):
@@ -34,15 +42,15 @@ class PostgresConnection(Strict):
 
     type: Literal["postgres"]
     host: str = "127.0.0.1"
-    port: int = Field(default=5432, ge=1, le=65535)
+    port: StrictInt = Field(default=5432, ge=1, le=65535)
     dbname: str
     user: str
     password_env: str | None = None
     password_secret: str | None = None
     schema_: str = Field(default="public", alias="schema")
-    connect_timeout_s: int = Field(default=10, ge=1)
+    connect_timeout_s: StrictInt = Field(default=10, ge=1)
     # Recipes of one build that may query the server at once (each is a backend); default: the build's parallelism.
-    concurrent_queries: int | None = Field(default=None, ge=1, le=64)
+    concurrent_queries: StrictInt | None = Field(default=None, ge=1, le=64)
     # Session settings for build connections, e.g. {work_mem: 256MB}: set with set_config(), values bound.
     settings: dict[str, str] = Field(default_factory=dict)
 
@@ -61,7 +69,7 @@ SQL_CONNECTION_TYPES = ("duckdb", "postgres")
 class Defaults(Strict):
     connection: str = DEFAULT_CONNECTION
     engine: Literal["auto", "sql", "memory"] = "auto"
-    parallelism: int = Field(default=2, ge=1, le=64)
+    parallelism: StrictInt = Field(default=2, ge=1, le=64)
 
 
 def _default_connections() -> dict[str, ConnectionSpec]:
@@ -101,11 +109,11 @@ class DatasetSpec(Strict):
     table: str | None = None
     path: str | None = None
     format: Literal["csv", "parquet"] | None = None
-    virtual: bool = False
+    virtual: StrictBool = False
     description: str = ""
     metrics: list[MetricSpec] = []
     checks: CheckList = []
-    checks_after_build: bool = True
+    checks_after_build: StrictBool = True
 
     @property
     def table_name(self) -> str:
@@ -115,5 +123,4 @@ class DatasetSpec(Strict):
     def file_format(self) -> str:
         if self.format:
             return self.format
-        path = (self.path or "").lower()
-        return "csv" if path.endswith((".csv", ".csv.gz", ".tsv")) else "parquet"
+        return format_of_path(self.path or "") or "parquet"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,13 +12,38 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tideflow.errors import ProjectError, did_you_mean
+from tideflow.recipes.base import SourceText
 
 KeyPath = tuple[str | int, ...]
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping holds the same key twice (YAML would keep the last one silently)."""
+
+    def __init__(self, mapping: yaml.MappingNode, key: str, first: yaml.Node, second: yaml.Node) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.mapping = mapping
+        self.key = key
+        self.first_line = first.start_mark.line + 1
+        self.second_line = second.start_mark.line + 1
 
 
 class _LineLoader(yaml.SafeLoader):
     """A safe loader with YAML 1.2 booleans: only true/false are booleans, so a join's ``on:`` key
-    stays the string "on" (YAML 1.1 reads on/off/yes/no as booleans)."""
+    stays the string "on" (YAML 1.1 reads on/off/yes/no as booleans). A key written twice in one
+    mapping is an error, not "the last one wins"."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                    continue  # keys merged in with '<<' may be overridden: that is what merging is for
+                if key_node.value in seen:
+                    raise _DuplicateKey(node, key_node.value, seen[key_node.value], key_node)
+                seen[key_node.value] = key_node
+        return super().construct_mapping(node, deep=deep)
 
 
 _LineLoader.yaml_implicit_resolvers = {
@@ -54,6 +80,7 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, dict[KeyPath, int]]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ProjectError(f"cannot read the file: {err}", file=shown) from None
+    node: yaml.Node | None = None
     try:
         loader = _LineLoader(text)
         try:
@@ -61,6 +88,13 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, dict[KeyPath, int]]:
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except _DuplicateKey as err:
+        duplicate = (*_path_to(node, err.mapping), err.key)
+        raise ProjectError(
+            f"the key {err.key!r} is written twice (lines {err.first_line} and {err.second_line}): expected "
+            "each key once (YAML would silently keep the last one)",
+            file=shown, line=err.second_line, key_path=format_path(duplicate),
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
@@ -69,6 +103,59 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, dict[KeyPath, int]]:
     if node is not None:
         _walk(node, (), lines)
     return data, lines
+
+
+def _path_to(root: yaml.Node | None, target: yaml.Node) -> KeyPath:
+    """The key path of ``target`` (a node) under ``root``; () when not found."""
+    stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())] if root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((value, (*path, key.value)) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
+    return ()
+
+
+def located(data: Any, lines: dict[KeyPath, int], path: KeyPath = ()) -> Any:
+    """``data`` with every string value replaced by a ``SourceText`` that knows its line, so that
+    errors found after loading (an unknown column in an expression) can still name the line."""
+    if isinstance(data, dict):
+        return {k: located(v, lines, (*path, k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [located(v, lines, (*path, i)) for i, v in enumerate(data)]
+    if isinstance(data, str) and not isinstance(data, SourceText) and path in lines:
+        return SourceText(data, lines[path])
+    return data
+
+
+def describe_value(value: Any) -> str:
+    """A YAML value in words, for "got ...": ``a mapping``, ``a string '4'``, ``a date 2025-01-01``."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    if isinstance(value, list | tuple):
+        return "a list" if value else "an empty list"
+    if isinstance(value, bool):
+        return f"a boolean {'true' if value else 'false'}"
+    if isinstance(value, int):
+        return f"an integer {value}"
+    if isinstance(value, float):
+        return f"a number {value}"
+    if isinstance(value, dt.datetime):
+        return f"a timestamp {value}"
+    if isinstance(value, dt.date):
+        return f"a date {value}"
+    if isinstance(value, str):
+        return f"a string {str(value)!r}"
+    return f"a {type(value).__name__} value"
 
 
 def format_path(path: Iterable[str | int]) -> str:
@@ -156,8 +243,36 @@ def _describe(error: dict[str, Any], vocabulary: set[str], model: type[BaseModel
         message = message[len("Value error, "):]
         if ", got " in message:  # our validators say what they expected and what came already
             return message
-    shown_got = got if not isinstance(got, dict | list) else type(got).__name__
-    return f"{message} (got {shown_got!r})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping of keys, got {describe_value(got)}"
+    if kind.endswith("_type"):  # string_type, int_type, bool_type, list_type...: say what came in words
+        return f"{message} (got {describe_value(got)}{_type_hint(kind, got)})"
+    return f"{message} (got {_shown(got)})"
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: scalars as written (``-3``, ``'abc'``), the rest in words."""
+    if value is None or isinstance(value, dict | list | tuple | dt.date):
+        return describe_value(value)
+    return repr(str(value) if isinstance(value, str) else value)
+
+
+def _type_hint(kind: str, got: Any) -> str:
+    """How to write the value YAML read with the wrong type."""
+    if kind == "string_type" and isinstance(got, bool | int | float | dt.date):
+        text = str(got).lower() if isinstance(got, bool) else str(got)
+        return f": quote it, as in '{text}', to keep it as text"
+    if isinstance(got, str) and kind in ("int_type", "float_type", "bool_type"):
+        try:
+            parsed = loads(got)
+        except yaml.YAMLError:
+            return ""
+        wanted = {"int_type": int, "float_type": int | float, "bool_type": bool}[kind]
+        if isinstance(parsed, wanted) and (kind == "bool_type" or not isinstance(parsed, bool)):
+            return ": remove the quotes"
+    if kind == "bool_type":
+        return ": write true or false"
+    return ""
 
 
 def _strip_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator, field_validator
 
 
 class Strict(BaseModel):
     """A frozen spec that rejects unknown keys (a typo is an error, not a silent default)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SourceText(str):
+    """A string read from a project file that remembers its line, so that an error found in it later
+    (an unknown column in an expression, when the recipe is planned) can name that line."""
+
+    line: int | None
+
+    def __new__(cls, text: str, line: int | None = None) -> SourceText:
+        self = super().__new__(cls, text)
+        self.line = line
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SourceText, (str(self), self.line))
+
+
+def _keep_line(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    text = handler(value)
+    return value if isinstance(value, SourceText) and value == text else text
+
+
+# A recipe expression (``expr``, ``when``, ``then``...): a string that keeps the line it came from.
+Expression = Annotated[str, WrapValidator(_keep_line)]
 
 
 def _as_list(value: object) -> object:

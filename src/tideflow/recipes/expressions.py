@@ -9,11 +9,12 @@ Each engine implements exactly the nodes on the allow-list, with the semantics d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from tideflow.errors import ExpressionError, did_you_mean
 from tideflow.recipes.types import ColumnType, common_type
@@ -67,9 +68,8 @@ def parse_expression(text: str, *, where: str | None = None) -> exp.Expression:
         raise ExpressionError("expected a non-empty SQL expression", expression=str(text), where=where)
     try:
         statements = sqlglot.parse(text, error_level=sqlglot.ErrorLevel.RAISE)
-    except ParseError as err:
-        first = err.errors[0]["description"] if err.errors else str(err)
-        raise ExpressionError(f"syntax error ({first})", expression=text, where=where) from None
+    except (ParseError, TokenError) as err:
+        raise ExpressionError(syntax_problem(err, text)[0], expression=text, where=where) from None
     if len(statements) != 1 or statements[0] is None:
         raise ExpressionError("expected one expression, got several statements", expression=text, where=where)
     tree = statements[0]
@@ -78,6 +78,96 @@ def parse_expression(text: str, *, where: str | None = None) -> exp.Expression:
     if isinstance(tree, exp.Query | exp.DDL | exp.DML | exp.Command):
         raise ExpressionError("expected an expression, got a statement", expression=text, where=where)
     return tree
+
+
+_QUOTES = {"'": "single quote", '"': "double quote", "`": "backtick"}
+_REQUIRED = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*?(\w+)'>")
+
+
+def syntax_problem(err: ParseError | TokenError, text: str, what: str = "expression") -> tuple[str, int | None]:
+    """What sqlglot could not read in ``text``, in words and without Python class names, with where it
+    is (``at column 8``, or ``at line 2, column 5`` in a text of several lines); and that line.
+    ``what`` names the text: ``expression``, ``duckdb query``."""
+    error = "syntax error" if what == "expression" else f"syntax error in the {what}"
+    if isinstance(err, TokenError):
+        found = _unclosed(text)
+        if found is None:
+            return f"{error}: the text cannot be split into SQL tokens", None
+        mark, position = found
+        line, column = _line_column(text, position)
+        at = _at(text, line, column)
+        if mark == "/*":
+            return f"{error}: unclosed comment at {at}: expected a closing '*/'", line
+        hint = "; double quotes name a column, single quotes make a string" if mark == '"' else ""
+        return f"{error}: unclosed {_QUOTES[mark]} at {at}: expected a closing {mark}{hint}", line
+    info = err.errors[0] if err.errors else {}
+    description = str(info.get("description") or err)
+    highlight = str(info.get("highlight") or "").strip()
+    at_line: int | None = info["line"] if isinstance(info.get("line"), int) else None
+    at_column: int | None = info["col"] if isinstance(info.get("col"), int) else None
+    if at_column is not None and highlight:
+        at_column = max(1, at_column - len(highlight) + 1)  # sqlglot points at the end of the token
+    at = f" at {_at(text, at_line or 1, at_column)}" if at_column is not None else ""
+    required = _REQUIRED.match(description)
+    if required:
+        keyword, node_name = required.groups()
+        node = getattr(exp, node_name, None)
+        token = highlight or node_name.upper()
+        if isinstance(node, type) and issubclass(node, exp.Binary) and keyword == "expression":
+            return f"incomplete {what}: {token!r}{at} needs a right-hand side", at_line
+        if node_name == "Between":
+            return f"incomplete {what}: BETWEEN needs '<low> AND <high>'", at_line
+        return f"incomplete {what}: {token!r}{at} needs something after it", at_line
+    description = re.sub(r"\s*but got <Token[^>]*>", "", description)
+    description = re.sub(r"<class '[\w.]*?(\w+)'>", lambda m: m.group(1).upper(), description)
+    if description.startswith("Invalid expression / Unexpected token"):
+        return f"{error}: unexpected {highlight or 'token'!r}{at}", at_line
+    if description.startswith("Expecting "):
+        after = f" after {highlight!r}" if highlight else ""
+        return f"{error}: expected {description[len('Expecting '):]!r}{after}{at}", at_line
+    near = f" near {highlight!r}" if highlight and highlight not in description else ""
+    return f"{error}: {description[:1].lower()}{description[1:]}{near}{at}", at_line
+
+
+def _at(text: str, line: int, column: int | None) -> str:
+    where = f"column {column}"
+    return f"line {line}, {where}" if "\n" in text.strip() else where
+
+
+def _unclosed(text: str) -> tuple[str, int] | None:
+    """The first quote (or ``/*``) in ``text`` that is never closed, with its position."""
+    i, n = 0, len(text)
+    while i < n:
+        if text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                return "/*", i
+            i = end + 2
+            continue
+        mark = text[i]
+        if mark in _QUOTES:
+            j = i + 1
+            while True:
+                k = text.find(mark, j)
+                if k < 0:
+                    return mark, i
+                if text.startswith(mark * 2, k):  # a doubled quote stands for itself
+                    j = k + 2
+                    continue
+                break
+            i = k + 1
+            continue
+        i += 1
+    return None
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
 
 
 def referenced_columns(tree: exp.Expression) -> list[str]:

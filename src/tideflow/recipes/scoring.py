@@ -9,25 +9,30 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, model_validator
 
 from tideflow.recipes.base import RecipeBase
 
 MODEL_TYPES = ("score", "evaluate")
 
 
+def _a(word: str) -> str:
+    """``a score``, ``an evaluate``."""
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
 class _ModelRecipe(RecipeBase):
     """A recipe that applies one saved model to one input and writes one output."""
 
     model: str = Field(min_length=1)
-    version: int | None = Field(default=None, ge=1)
+    version: StrictInt | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_in_one_out(self) -> _ModelRecipe:
         if len(self.inputs) != 1:
-            raise ValueError(f"a {self.type} recipe reads exactly one input, got {len(self.inputs)}")
+            raise ValueError(f"{_a(self.type)} recipe reads exactly one input, got {len(self.inputs)}")
         if len(self.outputs) != 1:
-            raise ValueError(f"a {self.type} recipe writes exactly one output, got {len(self.outputs)}")
+            raise ValueError(f"{_a(self.type)} recipe writes exactly one output, got {len(self.outputs)}")
         return self
 
 
@@ -48,7 +53,7 @@ class ScoreRecipe(_ModelRecipe):
     type: Literal["score"]
     engine: Literal["auto", "sql", "memory", "ray"] = "auto"  # type: ignore[assignment]
     prefix: str = ""
-    batch_rows: int = Field(default=65_536, ge=1)
+    batch_rows: StrictInt = Field(default=65_536, ge=1)
 
 
 class EvaluateRecipe(_ModelRecipe):
@@ -62,4 +67,4 @@ class EvaluateRecipe(_ModelRecipe):
     type: Literal["evaluate"]
     engine: Literal["auto", "memory"] = "auto"
     target: str | None = None
-    batch_rows: int = Field(default=65_536, ge=1)
+    batch_rows: StrictInt = Field(default=65_536, ge=1)

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
 
-from tideflow.recipes.base import RecipeBase, Strict
+from tideflow.recipes.base import Expression, RecipeBase, Strict
 from tideflow.recipes.types import ColumnType
 
 Scalar = str | int | float | bool | None
@@ -33,7 +33,7 @@ class OrderKey(Strict):
     """One sort key. ``nulls`` defaults to last for ascending and first for descending."""
 
     column: str
-    desc: bool = False
+    desc: StrictBool = False
     nulls: Literal["first", "last"] | None = None
 
     @property
@@ -59,7 +59,7 @@ class FilterStep(Strict):
     """Keep (or remove) rows matching an expression or a list of rules."""
 
     op: Literal["filter"]
-    expr: str | None = None
+    expr: Expression | None = None
     rules: list[Rule] | None = None
     match: Literal["all", "any"] = "all"
     action: Literal["keep", "remove"] = "keep"
@@ -76,7 +76,7 @@ class FormulaStep(Strict):
 
     op: Literal["formula"]
     column: str
-    expr: str
+    expr: Expression
 
 
 class RenameStep(Strict):
@@ -170,7 +170,7 @@ class RegexExtractStep(Strict):
     op: Literal["regex_extract"]
     column: str
     pattern: str = Field(min_length=1)
-    group: int = Field(default=1, ge=0)
+    group: StrictInt = Field(default=1, ge=0)
     output: str
 
 
@@ -201,8 +201,8 @@ class DateDiffStep(Strict):
 
 
 class WhenThen(Strict):
-    when: str
-    then: str
+    when: Expression
+    then: Expression
 
 
 class IfThenElseStep(Strict):
@@ -211,7 +211,7 @@ class IfThenElseStep(Strict):
     op: Literal["if_then_else"]
     output: str
     cases: list[WhenThen] = Field(min_length=1)
-    else_: str | None = Field(default=None, alias="else")
+    else_: Expression | None = Field(default=None, alias="else")
 
 
 class FlagStep(Strict):
@@ -219,7 +219,7 @@ class FlagStep(Strict):
 
     op: Literal["flag"]
     output: str
-    expr: str
+    expr: Expression
 
 
 class RoundStep(Strict):
@@ -227,7 +227,7 @@ class RoundStep(Strict):
 
     op: Literal["round"]
     columns: list[str] = Field(min_length=1)
-    decimals: int = Field(default=0, ge=0, le=15)
+    decimals: StrictInt = Field(default=0, ge=0, le=15)
 
 
 class BinStep(Strict):
@@ -240,8 +240,8 @@ class BinStep(Strict):
     op: Literal["bin"]
     column: str
     output: str
-    width: float | None = Field(default=None, gt=0)
-    edges: list[float] | None = None
+    width: StrictFloat | None = Field(default=None, gt=0)
+    edges: list[StrictFloat] | None = None
 
     @model_validator(mode="after")
     def _one_mode(self) -> BinStep:
@@ -373,8 +373,8 @@ class JoinRecipe(RecipeBase):
 class Frame(Strict):
     """A ROWS frame: ``preceding``/``following`` rows, None meaning unbounded."""
 
-    preceding: int | None = Field(default=None, ge=0)
-    following: int | None = Field(default=0, ge=0)
+    preceding: StrictInt | None = Field(default=None, ge=0)
+    following: StrictInt | None = Field(default=0, ge=0)
 
 
 class WindowFunction(Strict):
@@ -388,7 +388,7 @@ class WindowFunction(Strict):
 
     fn: Literal["row_number", "rank", "dense_rank", "lag", "lead", "sum", "avg", "min", "max", "count"]
     column: str | None = None
-    offset: int = Field(default=1, ge=1)
+    offset: StrictInt = Field(default=1, ge=1)
     frame: Frame | None = None
     output: str | None = None
 
@@ -416,7 +416,7 @@ class WindowRecipe(RecipeBase):
     type: Literal["window"]
     partition_by: list[str] = Field(default_factory=list)
     order_by: list[OrderKey] = Field(default_factory=list)
-    order_is_unique: bool = False
+    order_is_unique: StrictBool = False
     functions: list[WindowFunction] = Field(min_length=1)
 
 
@@ -453,8 +453,8 @@ class TopNRecipe(RecipeBase):
     type: Literal["top_n"]
     partition_by: list[str] = Field(default_factory=list)
     order_by: list[OrderKey] = Field(min_length=1)
-    first: int = Field(default=0, ge=0)
-    last: int = Field(default=0, ge=0)
+    first: StrictInt = Field(default=0, ge=0)
+    last: StrictInt = Field(default=0, ge=0)
     rank_column: str | None = None
 
     @model_validator(mode="after")
@@ -469,15 +469,15 @@ class TopNRecipe(RecipeBase):
 
 class SplitRule(Strict):
     output: str
-    expr: str
+    expr: Expression
 
 
 class RandomSplit(Strict):
     """Deterministic random split: ``ratios`` per output (sum <= 1) decided by hashing ``key``."""
 
-    seed: int = 0
+    seed: StrictInt = 0
     key: list[str] = Field(min_length=1)
-    ratios: dict[str, float]
+    ratios: dict[str, StrictFloat]
 
 
 class SplitRecipe(RecipeBase):
@@ -505,10 +505,10 @@ class SampleRecipe(RecipeBase):
 
     type: Literal["sample"]
     mode: Literal["first", "random"] = "first"
-    n: int | None = Field(default=None, ge=0)
+    n: StrictInt | None = Field(default=None, ge=0)
     order_by: list[OrderKey] = Field(default_factory=list)
-    fraction: float | None = Field(default=None, ge=0, le=1)
-    seed: int = 0
+    fraction: StrictFloat | None = Field(default=None, ge=0, le=1)
+    seed: StrictInt = 0
     key: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -545,7 +545,7 @@ class PivotRecipe(RecipeBase):
     column: str
     values: list[str | int | bool] | None = None
     aggregations: list[PivotAggregation] = Field(min_length=1)
-    max_values: int = Field(default=200, ge=1)
+    max_values: StrictInt = Field(default=200, ge=1)
 
 
 VISUAL_TYPES = ("prepare", "group", "join", "window", "stack", "distinct", "sort", "top_n", "split",
