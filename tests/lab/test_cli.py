@@ -41,6 +41,8 @@ def test_train_list_show_activate_compare(lab_project: ProjectMaker, runner: Cli
     show = runner.invoke(app, ["models", "show", "fraud", "--version", "1", "-p", str(root)])
     assert show.exit_code == 0, show.output
     assert "fraud v1" in show.output and "input schema" in show.output and "merchant" in show.output
+    as_json = runner.invoke(app, ["models", "show", "fraud", "--json", "-p", str(root)])
+    assert as_json.exit_code == 0 and '"missing_refused": []' in as_json.output, as_json.output
 
     activate = runner.invoke(app, ["models", "activate", "fraud", "1", "-p", str(root)])
     assert activate.exit_code == 0 and "fraud v1 is now active" in activate.output

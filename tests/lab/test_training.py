@@ -40,6 +40,7 @@ def test_a_search_with_three_algorithms_saves_a_version(lab_project: ProjectMake
     assert "git_commit" in record and record["resources"]["profile"] == "default"
     assert len(record["trials"]) == 6
     assert set(version.input_schema) == {"amount", "age", "velocity", "merchant", "day"}
+    assert version.missing_refused == [] and record["missing_refused"] == []  # imputed: nulls are fine
 
     with Registry(project.state_dir) as registry:
         pipeline = registry.load_pipeline("fraud")

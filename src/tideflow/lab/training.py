@@ -24,6 +24,7 @@ from tideflow.lab.search import Searcher
 from tideflow.lab.store import TrialRow, TrialStore
 from tideflow.lab.trial import TaskResult, TrialTask, run_task
 from tideflow.models import ModelVersion, Registry
+from tideflow.models.missing import MISSING_REFUSED, base_record, missing_refused
 from tideflow.project import Project
 
 
@@ -113,6 +114,14 @@ def _runtime_name(rt: Any) -> str:
         return name
     address = getattr(rt, "address", None)
     return f"ray at {address}" if address else type(rt).__name__
+
+
+def refused_features(pipeline: Any, data: PreparedData) -> list[str] | None:
+    """The input features the fitted ``pipeline`` cannot score with a missing value (a feature trained
+    with ``impute: none`` whose algorithm refuses NaN), probed on a record of training values as the API
+    node would send it; None when even that record does not score (nothing stored: nulls accepted)."""
+    schema = data.input_schema
+    return missing_refused(pipeline, schema, base_record(data.x_train, schema))
 
 
 def _better(a: float, b: float, higher: bool) -> bool:
@@ -370,7 +379,11 @@ class _Search:
             "finals": [vars(f) for f in finals],
             "trials": [r.as_dict() for r in self.store.trials(self.run_id)],
         }
+        pipeline = self._pipelines[winner.algorithm].pipeline
+        refused = refused_features(pipeline, self.data)
+        if refused is not None:
+            record[MISSING_REFUSED] = refused
         with Registry(self.project.state_dir) as registry:
-            return registry.save(spec.name, self._pipelines[winner.algorithm].pipeline, algorithm=winner.algorithm,
+            return registry.save(spec.name, pipeline, algorithm=winner.algorithm,
                                  metric=spec.metric_name, score=winner.validation_score, metrics=winner.test_metrics,
                                  input_schema=self.data.input_schema, record=record)

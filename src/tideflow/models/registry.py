@@ -2,7 +2,9 @@
 
 Each version directory holds ``pipeline.joblib`` (preprocessing + model as one scikit-learn
 pipeline) and ``record.json`` (metrics, input schema and the experiment record). One version per
-model is active; ``get`` and ``load_pipeline`` return it unless asked for another.
+model is active; ``get`` and ``load_pipeline`` return it unless asked for another. The experiment
+record of a Lab version also says which features it cannot score missing (``missing_refused``,
+decided by ``tideflow.models.missing`` when it was saved).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tideflow.errors import MissingExtraError, ProjectError, did_you_mean
+from tideflow.models.missing import MISSING_REFUSED
 
 VersionList = list[int]
 
@@ -57,10 +60,18 @@ class ModelVersion:
     record: dict[str, Any] = field(default_factory=dict)
     path: Path = Path()
 
+    @property
+    def missing_refused(self) -> list[str] | None:
+        """The features this version cannot score with a missing value (``null``), decided by a probe when
+        it was saved (``tideflow.models.missing``); None when the version holds no such answer (saved before
+        the probe, or not by the Lab): every feature then takes a missing value, as it always did."""
+        value = self.record.get(MISSING_REFUSED)
+        return [str(v) for v in value] if isinstance(value, list) else None
+
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "created_at": self.created_at, "active": self.active,
                 "algorithm": self.algorithm, "metric": self.metric, "score": self.score, "metrics": self.metrics,
-                "input_schema": self.input_schema, "record": self.record}
+                "input_schema": self.input_schema, "missing_refused": self.missing_refused, "record": self.record}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from tideflow.serving.errors import UnknownEndpoint
 from tideflow.serving.inputs import validate_records
 from tideflow.serving.metrics import NodeMetrics
 from tideflow.serving.querylog import QueryLog
-from tideflow.serving.runners import RunnerTarget, build_runner, model_schema
+from tideflow.serving.runners import RunnerTarget, build_runner, model_inputs
 from tideflow.serving.specs import (
     MAX_WORKERS,
     EndpointSpec,
@@ -52,6 +52,7 @@ class VersionState:
     input_schema: dict[str, str] | None
     pool: WorkerPool | InlinePool
     batcher: MicroBatcher | None = None
+    missing_refused: frozenset[str] = frozenset()  # features whose null the model cannot score (422)
 
 
 @dataclass
@@ -110,16 +111,17 @@ class DataPlane:
                     runner = build_runner(target, workspace=self._workspace_of() if shared else None)
                     pool = InlinePool(runner, endpoint=spec.name, threaded=isinstance(spec, SqlQueryEndpoint))
                     version, schema = runner.version, runner.input_schema
+                    refused: frozenset[str] = getattr(runner, "missing_refused", frozenset())
                 else:
-                    version, schema = label, None
+                    version, schema, refused = label, None, frozenset()
                     if isinstance(spec, PredictionEndpoint):
-                        number, schema = model_schema(self.root / ".tide", spec.model,
-                                                      None if label == "active" else int(label))
+                        number, schema, refused = model_inputs(self.root / ".tide", spec.model,
+                                                               None if label == "active" else int(label))
                         version = str(number)
                     elif isinstance(spec, FunctionEndpoint):
                         schema = dict(spec.inputs) if spec.inputs is not None else None
                     pool = WorkerPool(target, n, start_method=self.start_method, on_change=self._publish_workers)
-                vs = VersionState(label, version, schema, pool)
+                vs = VersionState(label, version, schema, pool, missing_refused=refused)
                 if spec.batching is not None:
                     vs.batcher = MicroBatcher(pool, max_batch_size=spec.batching.max_batch_size,
                                               max_wait_ms=spec.batching.max_wait_ms,
@@ -187,7 +189,8 @@ class DataPlane:
         vs = self.choose(state, records, version, sticky)
         allow_extra = isinstance(state.spec, FunctionEndpoint) and state.spec.allow_extra
         clean = validate_records(records, vs.input_schema, max_records=self.spec.limits.max_records,
-                                 allow_extra=allow_extra, routing=state.spec.sticky_key)
+                                 allow_extra=allow_extra, routing=state.spec.sticky_key,
+                                 missing_refused=vs.missing_refused)
         outputs = await (vs.batcher.submit(clean) if vs.batcher is not None else vs.pool(clean))
         latency_s = time.perf_counter() - started
         request_id = os.urandom(8).hex()  # 16 hex digits, as uuid4().hex[:16] gave, for a fraction of the cost
@@ -223,12 +226,16 @@ class DataPlane:
 
     def describe(self, endpoint: str, version: str | None = None) -> dict[str, Any]:
         """Type, versions, input schema and readiness of an endpoint (for metadata routes and OpenAPI);
-        of that one version when ``version`` is given (``UnknownEndpoint`` if it has none such)."""
+        of that one version when ``version`` is given (``UnknownEndpoint`` if it has none such).
+        ``missing_refused``: the features for which a version described refuses ``null``."""
         state = self.endpoint(endpoint)
         versions = list(state.versions.values()) if version is None else [self.version_of(state, version)]
+        refused = set().union(*(vs.missing_refused for vs in versions))
+        inputs = versions[0].input_schema
         return {"name": endpoint, "type": state.kind, "description": state.spec.description,
-                "versions": [vs.version for vs in versions],
-                "inputs": versions[0].input_schema, "ready": all(vs.pool.ready for vs in versions)}
+                "versions": [vs.version for vs in versions], "inputs": inputs,
+                "missing_refused": [n for n in inputs or {} if n in refused],
+                "ready": all(vs.pool.ready for vs in versions)}
 
     def _batch_observer(self, endpoint: str) -> Any:
         metrics = self.metrics

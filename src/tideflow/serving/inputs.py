@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from tideflow.errors import did_you_mean
@@ -100,14 +100,23 @@ def json_type(value: Any) -> str:
     return type(value).__name__
 
 
+def missing_value(kind: str, got: str = "null") -> str:
+    """The message for a missing value sent for a feature the model cannot score missing."""
+    return (f"this model cannot score a missing value for this feature (trained with impute: none, on an "
+            f"algorithm that does not take missing values): expected {_EXPECTED.get(kind, 'a value')} ({kind}), "
+            f"got {got}")
+
+
 def validate_records(records: Any, schema: InputSchema | None, *, max_records: int,
-                     allow_extra: bool = False, routing: str | None = None) -> list[Record]:
+                     allow_extra: bool = False, routing: str | None = None,
+                     missing_refused: Collection[str] = ()) -> list[Record]:
     """Checked copies of ``records`` (a list of objects). ``schema`` None accepts any fields of scalars.
 
     Missing fields, unknown fields (unless ``allow_extra``), values of the wrong type and nested values
     raise ``InvalidInput`` naming the record index and the field; so does an ``integer`` outside int64.
-    ``null`` is accepted for every feature (the model's imputation decides what it means). ``routing``
-    names a field that may be sent besides the schema (the sticky key) and is dropped.
+    ``null`` is accepted for every feature (the model's imputation decides what it means) except those of
+    ``missing_refused``: features the model cannot score missing (``ModelVersion.missing_refused``).
+    ``routing`` names a field that may be sent besides the schema (the sticky key) and is dropped.
     """
     if not isinstance(records, list):
         raise InvalidInput(f"expected a list of records (objects of features by name), got {json_type(records)}")
@@ -134,7 +143,12 @@ def validate_records(records: Any, schema: InputSchema | None, *, max_records: i
             except KeyError:
                 raise InvalidInput(f"missing feature (expected {_EXPECTED.get(kind, kind)})", field=name,
                                    record=at) from None
-            if value is None or type(value) in _AS_IS.get(kind, ()):
+            if value is None:
+                if name in missing_refused:
+                    raise InvalidInput(missing_value(kind), field=name, record=at)
+                clean[name] = value
+                continue
+            if type(value) in _AS_IS.get(kind, ()):
                 clean[name] = value
                 continue
             try:

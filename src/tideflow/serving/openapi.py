@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from tideflow.serving.specs import ServiceSpec
@@ -16,11 +17,20 @@ _JSON_TYPE: dict[str, dict[str, Any]] = {
 }
 
 
-def record_schema(inputs: dict[str, str] | None) -> dict[str, Any]:
+def record_schema(inputs: dict[str, str] | None, missing_refused: Collection[str] = ()) -> dict[str, Any]:
+    """The JSON schema of one record: every feature required, nullable unless in ``missing_refused``
+    (a feature the model cannot score missing)."""
     if inputs is None:
         return {"type": "object", "additionalProperties": True}
-    return {"type": "object", "properties": {n: _JSON_TYPE.get(t, {}) for n, t in inputs.items()},
+    return {"type": "object", "properties": {n: _property(t, n in missing_refused) for n, t in inputs.items()},
             "required": list(inputs), "additionalProperties": False}
+
+
+def _property(kind: str, refused: bool) -> dict[str, Any]:
+    schema = dict(_JSON_TYPE.get(kind, {}))
+    if refused and "type" in schema:
+        schema["type"] = schema["type"][0]
+    return schema
 
 
 def openapi_document(spec: ServiceSpec, endpoints: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -34,7 +44,7 @@ def openapi_document(spec: ServiceSpec, endpoints: dict[str, dict[str, Any]]) ->
     }
     for name, info in endpoints.items():
         record = f"{name}_record"
-        schemas[record] = record_schema(info.get("inputs"))
+        schemas[record] = record_schema(info.get("inputs"), info.get("missing_refused") or ())
         ref = {"$ref": f"#/components/schemas/{record}"}
         paths[f"/v1/endpoints/{name}/predict"] = {"post": {
             "summary": info.get("description") or f"{info['type']} endpoint {name}",

@@ -7,10 +7,9 @@ address a worker process needs to build its runner (project root, service, endpo
 from __future__ import annotations
 
 import importlib.util
-import math
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from tideflow.errors import ProjectError
-from tideflow.models.frames import text_values
+from tideflow.models.frames import records_frame
 from tideflow.serving.errors import ModelError
 from tideflow.serving.specs import (
     FunctionEndpoint,
@@ -65,11 +64,18 @@ def registry_loader(state_dir: Path, model: str, version: int | None) -> tuple[i
 
 def model_schema(state_dir: Path, model: str, version: int | None) -> tuple[int, dict[str, str]]:
     """(version, input schema) without loading the pipeline: what the server validates against."""
+    number, schema, _refused = model_inputs(state_dir, model, version)
+    return number, schema
+
+
+def model_inputs(state_dir: Path, model: str, version: int | None) -> tuple[int, dict[str, str], frozenset[str]]:
+    """(version, input schema, features it cannot score missing) without loading the pipeline: what the
+    server validates against. A version saved without that answer takes a missing value everywhere."""
     from tideflow.models import Registry
 
     with Registry(state_dir) as registry:
         found = registry.get(model, version)
-        return found.version, dict(found.input_schema)
+        return found.version, dict(found.input_schema), frozenset(found.missing_refused or ())
 
 
 SCORER_DIR = "scorer"  # a version's compiled scorer, stored next to its pipeline.joblib
@@ -77,11 +83,16 @@ SCORER_DIR = "scorer"  # a version's compiled scorer, stored next to its pipelin
 
 def version_dir(state_dir: Path, model: str, version: int) -> Path | None:
     """The directory of a saved version (where its compiled scorer is stored), None when unknown."""
+    found = _saved_version(state_dir, model, version)
+    return None if found is None else found.path
+
+
+def _saved_version(state_dir: Path, model: str, version: int) -> Any:
     from tideflow.models import Registry
 
     try:
         with Registry(state_dir) as registry:
-            return registry.get(model, version).path
+            return registry.get(model, version)
     except ProjectError:
         return None
 
@@ -126,21 +137,20 @@ def _store(scorer: Any, path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-_NUMPY_KIND = {"double": "float64", "integer": "int64", "boolean": "bool"}
-
-
 class PredictionRunner:
     """A fitted scikit-learn pipeline, or its compiled scorer, over records with the model's input schema.
 
     The compiled scorer (preprocessing + model, equal to the pipeline's predictions to 1e-6) scores when
     the model compiles and its inputs are in the schema: one record goes through ``predict_one`` (no
     DataFrame), several through one ``predict`` over columns. Otherwise the pipeline scores a DataFrame.
+    ``missing_refused``: the features the model cannot score missing (the server refuses a null there).
     """
 
     def __init__(self, version: int, input_schema: dict[str, str], pipeline: Any, *, output: str = "auto",
-                 scorer_dir: Path | None = None) -> None:
+                 scorer_dir: Path | None = None, missing_refused: Iterable[str] = ()) -> None:
         self.version = str(version)
         self.input_schema: dict[str, str] | None = input_schema
+        self.missing_refused = frozenset(missing_refused)
         self.pipeline = pipeline
         classes = getattr(pipeline, "classes_", None)
         self.classes = [_py(c) for c in classes] if classes is not None else None
@@ -162,21 +172,7 @@ class PredictionRunner:
         return True
 
     def frame(self, records: list[Record]) -> Any:
-        import numpy as np
-        import pandas as pd
-
-        schema = self.input_schema or {}
-        columns: dict[str, Any] = {}
-        for name, kind in schema.items():
-            values = [r[name] for r in records]
-            dtype = _NUMPY_KIND.get(kind)
-            if dtype == "float64" or (dtype == "int64" and any(v is None for v in values)):
-                columns[name] = np.array([math.nan if v is None else v for v in values], dtype="float64")
-            elif dtype is not None and all(v is not None for v in values):
-                columns[name] = np.array(values, dtype=dtype)
-            else:
-                columns[name] = text_values(values)
-        return pd.DataFrame(columns)
+        return records_frame(records, self.input_schema or {})
 
     def __call__(self, records: list[Record]) -> list[Record]:
         if self.scorer is not None:
@@ -406,9 +402,10 @@ def build_runner(target: RunnerTarget, loader: ModelLoader = registry_loader, wo
     if isinstance(spec, PredictionEndpoint):
         wanted = None if target.version == "active" else int(target.version)
         version, schema, pipeline = loader(root / ".tide", spec.model, wanted)
-        stored = version_dir(root / ".tide", spec.model, version) if loader is registry_loader else None
+        saved = _saved_version(root / ".tide", spec.model, version) if loader is registry_loader else None
         return PredictionRunner(version, schema, pipeline, output=spec.output,
-                                scorer_dir=None if stored is None else stored / SCORER_DIR)
+                                scorer_dir=None if saved is None else saved.path / SCORER_DIR,
+                                missing_refused=() if saved is None else saved.missing_refused or ())
     if isinstance(spec, FunctionEndpoint):
         file, function = spec.target(target.version)
         inputs: dict[str, str] | None = dict(spec.inputs) if spec.inputs is not None else None

@@ -7,6 +7,7 @@ The answer has one output tensor per output field (``prediction``, ``probability
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import orjson
 
 from tideflow.serving.dataplane import DataPlane, InferenceResult
 from tideflow.serving.errors import InvalidInput, InvalidJson
-from tideflow.serving.inputs import json_type
+from tideflow.serving.inputs import json_type, missing_value
 from tideflow.serving.protocols import parse_json
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -96,9 +97,10 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def records_of(body: bytes, header_length: str | None,
-               schema: dict[str, str] | None) -> tuple[list[Any], dict[str, Any]]:
-    """(records, the parsed request) of an infer request; shapes and datatypes checked per tensor."""
+def records_of(body: bytes, header_length: str | None, schema: dict[str, str] | None,
+               missing_refused: Collection[str] = ()) -> tuple[list[Any], dict[str, Any]]:
+    """(records, the parsed request) of an infer request; shapes and datatypes checked per tensor, and no
+    missing value (JSON ``null``, NaN in a binary tensor) for a feature of ``missing_refused``."""
     binary = b""
     if header_length is not None:
         try:
@@ -138,6 +140,7 @@ def records_of(body: bytes, header_length: str | None,
                                    f"({len(binary) - offset} bytes of binary data left)", field=name)
             values = _binary(datatype, binary[offset:offset + size], name)
             offset += size
+            missing = "NaN"
         elif "data" not in tensor:
             raise InvalidInput("the tensor has no 'data' (expected an array of values, or "
                                "parameters.binary_data_size with the binary tensor extension)", field=name)
@@ -146,6 +149,7 @@ def records_of(body: bytes, header_length: str | None,
                                field=name)
         else:
             values = _flatten(tensor["data"])
+            missing = "null"
             if datatype in _INTS:
                 _in_range(datatype, values, name)
         n = shape[0]
@@ -153,6 +157,9 @@ def records_of(body: bytes, header_length: str | None,
             raise InvalidInput(f"shape {shape} holds {math.prod(shape)} values, got {len(values)}", field=name)
         if rows is not None and n != rows:
             raise InvalidInput(f"every input tensor must hold the same number of records: {rows}, got {n}", field=name)
+        if name in missing_refused and schema is not None and None in values:
+            k = values.index(None)
+            raise InvalidInput(missing_value(schema[name], f"{missing} at index {k}"), field=name)
         rows = n
         if name in columns:
             raise InvalidInput("the tensor is given twice", field=name)
@@ -216,7 +223,12 @@ async def infer(plane: DataPlane, endpoint: str, body: bytes, header_length: str
     state = plane.endpoint(endpoint)
     vs = plane.version_of(state, version) if version is not None else next(iter(state.versions.values()))
     schema = vs.input_schema
-    records, request = records_of(body, header_length, schema)
+    # unpinned, the version is chosen later (and its own refusals checked then): here only what all refuse
+    refused = vs.missing_refused
+    if version is None:
+        for other in state.versions.values():
+            refused &= other.missing_refused
+    records, request = records_of(body, header_length, schema, refused)
     wanted = wanted_outputs(request)
     sticky = _parameters(request.get("parameters"), "parameters").get("sticky")
     result = await plane.infer(endpoint, records, version=version, sticky=sticky)
