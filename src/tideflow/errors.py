@@ -23,6 +23,16 @@ import difflib
 from collections.abc import Iterable
 
 
+def a(word: str) -> str:
+    """``word`` with its indefinite article, for messages: 'an integer', 'an INSERT', 'a double'."""
+    return f"{'an' if word[:1].lower() in ('a', 'e', 'i', 'o', 'u') else 'a'} {word}"
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 check', '3 checks'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def nearest(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to ``name``, or None when nothing is close."""
     matches = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)

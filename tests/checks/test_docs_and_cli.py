@@ -55,7 +55,7 @@ def test_cli_metrics_and_check(tmp_path: Path, cli: tuple[CliRunner, typer.Typer
 
     checked = runner.invoke(app, ["dataset", "check", "clean", "-p", str(root)])
     assert checked.exit_code == 0, checked.output  # only a warning: max(amount) 500 > 100
-    assert "2 checks: 0 failed, 1 warnings" in checked.output
+    assert "2 checks: 0 failed, 1 warning" in checked.output
     duck(root, "DELETE FROM clean")
     failed = runner.invoke(app, ["dataset", "check", "clean", "-p", str(root)])
     assert failed.exit_code == 1, failed.output

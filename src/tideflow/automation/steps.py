@@ -138,6 +138,7 @@ def _build(job: dict[str, Any]) -> tuple[bool, str]:
 
 def _verify_checks(job: dict[str, Any]) -> tuple[bool, str]:
     from tideflow.checks import check_dataset
+    from tideflow.errors import counted
     from tideflow.flow import Workspace
     from tideflow.project import load_project
 
@@ -150,8 +151,8 @@ def _verify_checks(job: dict[str, Any]) -> tuple[bool, str]:
                 print(f"{dataset}: {o.check} [{o.rule}] {o.outcome}: expected {o.expected}, got {o.got}", flush=True)
             bad = report.errors + (report.warnings if step["fail_on_warning"] else [])
             problems += [f"dataset {dataset!r}: check {o.check!r} {o.outcome}: {o.message}" for o in bad]
-            summary.append(f"{dataset}: {len(report.outcomes)} checks, {len(report.errors)} failed, "
-                           f"{len(report.warnings)} warnings")
+            summary.append(f"{dataset}: {counted(len(report.outcomes), 'check')}, {len(report.errors)} failed, "
+                           f"{counted(len(report.warnings), 'warning')}")
     if problems:
         return False, "; ".join(problems)
     return True, "; ".join(summary)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tideflow.errors import a
+
 MissedPolicy = Literal["skip", "run_once"]
 
 _MACROS = {
@@ -202,13 +204,13 @@ def check_read_only(sql: str, dialect: str) -> str | None:
 
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except sqlglot.errors.ParseError as err:
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
         return f"the SQL does not parse as {dialect}: {str(err).splitlines()[0]}"
     if len(statements) != 1:
         return f"expected exactly one SELECT statement, got {len(statements)}"
     tree = statements[0]
     if not isinstance(tree, exp.Query):
-        return f"expected a read-only SELECT, got a {tree.key.upper()} statement"
+        return f"expected a read-only SELECT, got {a(tree.key.upper())} statement"
     writes = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command,
               exp.Into, exp.Copy)
     for node in tree.walk():

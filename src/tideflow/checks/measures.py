@@ -190,7 +190,7 @@ def type_problem(measure: Measure, typ: ColumnType) -> str | None:
     if measure.kind in NUMERIC_ONLY and not typ.is_numeric:
         return f"{measure.kind} needs an integer or double column, got {measure.column!r} of type {typ}"
     if measure.kind in ("min", "max") and typ not in _ORDERED:
-        return f"{measure.kind} cannot order a {typ} column"
+        return f"{measure.kind} cannot order {typ.with_article} column"
     return None
 
 

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from tideflow.checks import DatasetReport, show_value
 from tideflow.cli.context import EXIT_BUILD_FAILED, ProjectOption, guarded, open_project, out
+from tideflow.errors import counted
 
 dataset_checks_app = typer.Typer(name="dataset", help="Metrics and checks of datasets.", no_args_is_help=True)
 
@@ -77,7 +78,7 @@ def check_cmd(
         return
     console.print(checks_table(report, f"{name}: checks"))
     errors, warnings = len(report.errors), len(report.warnings)
-    summary = f"{len(report.outcomes)} checks: {errors} failed, {warnings} warnings"
+    summary = f"{counted(len(report.outcomes), 'check')}: {errors} failed, {counted(warnings, 'warning')}"
     console.print(Text(summary, style=_STYLES[report.outcome]))
     if errors:
         raise typer.Exit(EXIT_BUILD_FAILED)

@@ -27,6 +27,11 @@ class ColumnType(StrEnum):
     def is_temporal(self) -> bool:
         return self in (ColumnType.DATE, ColumnType.TIMESTAMP)
 
+    @property
+    def with_article(self) -> str:
+        """The type with its article, for messages: 'an integer', 'a double'."""
+        return f"{'an' if self.value[0] in 'aeiou' else 'a'} {self.value}"  # (tideflow.errors.a: a layer up)
+
 
 # An ordered mapping column name -> logical type (dicts keep insertion order).
 Schema = dict[str, ColumnType]

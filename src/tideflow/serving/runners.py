@@ -277,7 +277,7 @@ def compile_read_only(query: str, dialect: str, parameters: Mapping[str, str]) -
     """
     try:
         statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
-    except sqlglot.errors.ParseError as err:
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
         raise ProjectError(f"the query does not parse as {dialect} SQL: {str(err).splitlines()[0]}") from None
     if len(statements) != 1:
         raise ProjectError(f"expected exactly one SELECT statement, got {len(statements)} statements")

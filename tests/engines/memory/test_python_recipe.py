@@ -60,7 +60,7 @@ def test_errors_name_file_and_function(project: Path) -> None:
     with pytest.raises(BuildError, match=r"recipes/code.py:broken raised ValueError: boom"):
         run_recipe(recipe("python", file="code.py", function="broken"), {"in": FRAME}, project_dir=project)
     with pytest.raises(
-        BuildError, match=r"recipes/code.py:wrong returned a int, expected a polars.DataFrame"
+        BuildError, match=r"recipes/code.py:wrong returned an int, expected a polars.DataFrame"
     ):
         run_recipe(recipe("python", file="code.py", function="wrong"), {"in": FRAME}, project_dir=project)
     with pytest.raises(

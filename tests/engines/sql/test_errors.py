@@ -62,6 +62,17 @@ def test_sql_recipe_rejects_anything_but_one_select(sql: str) -> None:
         compile_duck(type="sql", dialect="postgres", sql=sql)
 
 
+@pytest.mark.parametrize("sql", ["SELECT 'abc FROM orders", 'SELECT "qty FROM orders', "SELECT 1 /* never closed"])
+def test_sql_recipe_with_an_unclosed_quote_or_comment_is_a_syntax_error(sql: str) -> None:
+    with pytest.raises(ProjectError, match=r"at sql: syntax error in the duckdb query: "):
+        compile_duck(type="sql", sql=sql)
+
+
+def test_statement_kinds_take_their_article() -> None:
+    with pytest.raises(ProjectError, match=r"got an INSERT statement"):
+        compile_duck(type="sql", sql="INSERT INTO orders VALUES (1)")
+
+
 def test_sql_recipe_rejects_unknown_tables() -> None:
     with pytest.raises(ProjectError, match=r"unknown table 'order': did you mean 'orders'\?"):
         compile_duck(type="sql", sql="SELECT * FROM order")
@@ -115,7 +126,7 @@ def test_trim_of_a_number_column() -> None:
 
 
 def test_rule_value_of_the_wrong_type() -> None:
-    with pytest.raises(ProjectError, match=r"rules\[0\].value: expected a integer value, got 'many'"):
+    with pytest.raises(ProjectError, match=r"rules\[0\].value: expected an integer value, got 'many'"):
         compile_duck(
             type="prepare",
             steps=[{"op": "filter", "rules": [{"column": "qty", "op": "gt", "value": "many"}]}],

@@ -51,7 +51,7 @@ def compile_condition(text: str, schema: Mapping[str, ColumnType], *, where: str
     """A boolean expression where NULL already counts as false."""
     expr, typ = compile_expression(text, schema, where=where)
     if typ not in (T.BOOLEAN, None):
-        raise ExpressionError(f"expected a boolean condition, got a {typ} expression", expression=text,
+        raise ExpressionError(f"expected a boolean condition, got {typ.with_article} expression", expression=text,
                               where=where)
     return expr.cast(pl.Boolean).fill_null(False)
 

@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from tideflow.engines.memory.checks import Where
-from tideflow.errors import BuildError, did_you_mean
+from tideflow.errors import BuildError, a, did_you_mean
 from tideflow.recipes.code import PythonRecipe
 
 
@@ -62,8 +62,8 @@ def run_python(recipe: PythonRecipe, inputs: Mapping[str, pl.DataFrame], project
             raise BuildError(recipe.name, f"{label} returned outputs {got}, expected {expected}")
         for name, frame in result.items():
             if not isinstance(frame, pl.DataFrame):
-                raise BuildError(recipe.name, f"{label} returned a {type(frame).__name__} for output "
+                raise BuildError(recipe.name, f"{label} returned {a(type(frame).__name__)} for output "
                                               f"{name!r}, expected a polars.DataFrame")
         return {name: result[name] for name in recipe.outputs}
-    raise BuildError(recipe.name, f"{label} returned a {type(result).__name__}, expected a polars.DataFrame "
+    raise BuildError(recipe.name, f"{label} returned {a(type(result).__name__)}, expected a polars.DataFrame "
                                   "or a dict of them keyed by output name")

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError, SqlglotError
+from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from tideflow.engines.sql.build import Ctx, SqlInput, from_item
 from tideflow.engines.sql.dialects import TRAITS, DialectTraits, generate, logical_type
-from tideflow.errors import ProjectError, UnsupportedPushdown, did_you_mean
+from tideflow.errors import ProjectError, UnsupportedPushdown, a, did_you_mean
 from tideflow.recipes.code import SqlRecipe
 from tideflow.recipes.types import ColumnType, Schema
 
@@ -52,6 +52,8 @@ def parse_sql_recipe(recipe: SqlRecipe, ctx: Ctx) -> exp.Query:
     except ParseError as err:
         first = err.errors[0]["description"] if err.errors else str(err)
         raise ctx.error("sql", f"syntax error in the {recipe.dialect} query: {first}") from None
+    except TokenError as err:  # an unclosed quote or comment
+        raise ctx.error("sql", f"syntax error in the {recipe.dialect} query: {err}") from None
     if len(statements) != 1:
         raise ctx.error("sql", f"expected exactly one SELECT query, got {len(statements)} statements")
     tree = statements[0]
@@ -60,7 +62,7 @@ def parse_sql_recipe(recipe: SqlRecipe, ctx: Ctx) -> exp.Query:
         kind = type(offending if offending is not None else tree).__name__.upper()
         raise ctx.error(
             "sql",
-            f"expected one SELECT query, got a {kind} statement: a SQL recipe only reads "
+            f"expected one SELECT query, got {a(str(kind))} statement: a SQL recipe only reads "
             "its inputs; Tideflow writes the output",
         )
     return tree

@@ -51,7 +51,7 @@ def compile_condition(
     tree, typ = compile_expression(text, schema, ctx, key_path)
     if typ not in (T.BOOLEAN, None):
         raise ExpressionError(
-            f"expected a condition (boolean), got a {typ.value}",
+            f"expected a condition (boolean), got {typ.with_article}",
             expression=text,
             where=f"{ctx.where} at {key_path}",
         )

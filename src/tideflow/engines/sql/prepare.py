@@ -60,7 +60,7 @@ def _value(value: object, typ: ColumnType, ctx: Ctx, key_path: str) -> exp.Expr:
     try:
         return literal(convert_value(value, typ), typ, ctx.traits)
     except (ValueError, TypeError):
-        raise ctx.error(key_path, f"expected a {typ.value} value, got {value!r}") from None
+        raise ctx.error(key_path, f"expected {typ.with_article} value, got {value!r}") from None
 
 
 def _typed_columns(

@@ -166,7 +166,7 @@ def _pivot_values(
             converted = convert_value(value, typ)
         except (ValueError, TypeError):
             raise ctx.error(
-                f"{key}[{i}]", f"expected a {typ.value} value for column {recipe.column!r}, got {value!r}"
+                f"{key}[{i}]", f"expected {typ.with_article} value for column {recipe.column!r}, got {value!r}"
             ) from None
         if converted is not None and converted not in values:
             values.append(converted)
