@@ -59,10 +59,10 @@ def build(project: Project, targets: list[str] | None = None, mode: str = "smart
 def explain_recipe(project: Project, recipe: str, engine: str | None = None) -> PlannedRecipe:
     """The engine chosen for ``recipe``, why, whether a smart build would run it (``outdated_reason``;
     empty: up to date) and its SQL (in its connection's dialect)."""
-    project.recipe(recipe)
+    spec = project.recipe(recipe)
     with Workspace(project) as workspace:
         planner = Planner(project, workspace, engine_override=_check_engine(engine))
-        outdated = planner.select(None, "smart")
+        outdated = planner.select(list(spec.outputs), "smart")  # its upstream only: fingerprints cost a scan
         return planner.planned(recipe, outdated.get(recipe, ""))
 
 
