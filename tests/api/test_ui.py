@@ -153,6 +153,8 @@ def test_a_recipe_shows_its_explain_and_its_sql_in_another_dialect(page, served:
     explain = api(served, "/recipes/clean_orders/explain")
     assert page.locator("pre.sql").first.text_content() == explain["sql"]["orders_clean"]
     assert explain["reason"] in page.text_content("#panel")
+    assert ("no: up to date" if not explain["outdated_reason"] else f"yes: {explain['outdated_reason']}") \
+        in page.text_content("#panel")
     page.select_option("#dialect", "postgres")
     page.wait_for_selector("#sql pre")
     sql = api(served, "/recipes/clean_orders/sql?dialect=postgres")["sql"]["orders_clean"]

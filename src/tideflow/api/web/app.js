@@ -170,7 +170,8 @@ async function recipePanel(panel, name) {
   } else {
     panel.append(section("Explain",
       facts([["engine", badge(explain.engine)], ["why", explain.reason], ["connection", explain.connection],
-        ["outdated", explain.outdated_reason], ["fused into", explain.fused_into],
+        ["outdated", explain.fused_into ? "" : (explain.outdated_reason ? `yes: ${explain.outdated_reason}` : "no: up to date")],
+        ["fused into", explain.fused_into],
         ["virtual outputs", explain.virtual_outputs.join(", ")]]),
       Object.entries(explain.sql).map(([out, text]) => [h("h3", {}, `SQL of ${out}`), pre(text)])));
   }
