@@ -41,6 +41,7 @@ def test_train_list_show_activate_compare(lab_project: ProjectMaker, runner: Cli
     show = runner.invoke(app, ["models", "show", "fraud", "--version", "1", "-p", str(root)])
     assert show.exit_code == 0, show.output
     assert "fraud v1" in show.output and "input schema" in show.output and "merchant" in show.output
+    assert "missing value" in show.output and "accepted" in show.output and "refused" not in show.output
     as_json = runner.invoke(app, ["models", "show", "fraud", "--json", "-p", str(root)])
     assert as_json.exit_code == 0 and '"missing_refused": []' in as_json.output, as_json.output
 
@@ -71,3 +72,25 @@ def test_errors_go_to_stderr_with_exit_2(lab_project: ProjectMaker, runner: CliR
 
     not_a_project = runner.invoke(app, ["models", "list", "-p", str(Path(root) / "models")])
     assert not_a_project.exit_code == 2 and "no tideflow.yaml" in not_a_project.stderr
+
+
+def test_show_says_which_features_the_api_node_refuses_missing(tmp_path: Path, runner: CliRunner) -> None:
+    from tideflow.cli.init_cmd import scaffold
+    from tideflow.models import Registry
+
+    root = tmp_path / "shop"
+    scaffold(root, "shop")
+    with Registry(root / ".tide") as registry:
+        for refused in (None, ["amount"]):
+            record = {"seed": 7} if refused is None else {"seed": 7, "missing_refused": refused}
+            registry.save("m", {"stand-in": "pipeline"}, algorithm="logistic", metric="auc", score=0.8,
+                          metrics={"auc": 0.8}, input_schema={"amount": "double", "country": "string"},
+                          record=record)
+    legacy = runner.invoke(app, ["models", "show", "m", "--version", "1", "-p", str(root)])
+    assert legacy.exit_code == 0, legacy.output
+    assert legacy.output.count("unknown (saved before the probe)") == 2
+    probed = runner.invoke(app, ["models", "show", "m", "--version", "2", "-p", str(root)])
+    assert probed.exit_code == 0, probed.output
+    amount = next(line for line in probed.output.splitlines() if "amount" in line and "double" in line)
+    country = next(line for line in probed.output.splitlines() if "country" in line and "string" in line)
+    assert "refused" in amount and "accepted" in country

@@ -220,8 +220,12 @@ def show_cmd(
     schema = Table(title="input schema", box=box.SIMPLE_HEAD, header_style="bold")
     schema.add_column("column")
     schema.add_column("type")
+    refused = v.missing_refused
+    schema.add_column("missing value (null)")
     for column, kind in v.input_schema.items():
-        schema.add_row(column, kind)
+        accepts = "unknown (saved before the probe)" if refused is None else (
+            "refused: the API node answers 422" if column in refused else "accepted")
+        schema.add_row(column, kind, accepts)
     parts: list[RenderableType] = [head, metrics, schema]
     console.print(Group(*parts))
 
