@@ -85,6 +85,16 @@ def test_only_one_read_only_select_is_accepted(query: str) -> None:
         compile_read_only(query, "duckdb", {"a": "string"})
 
 
+def test_a_query_with_an_unclosed_quote_says_where_as_the_project_loader_does() -> None:
+    from tideflow.automation.triggers import check_read_only
+
+    query = "SELECT * FROM t WHERE a = 'x"
+    expected = "syntax error in the duckdb query: unclosed single quote at column 27: expected a closing '"
+    with pytest.raises(ProjectError, match=f"^{expected}$"):
+        compile_read_only(query, "duckdb", {})
+    assert check_read_only(query, "duckdb") == expected
+
+
 def test_named_parameters_become_driver_placeholders() -> None:
     sql, order = compile_read_only("SELECT * FROM t WHERE a = :a AND b > :b OR a = :a", "postgres",
                                    {"a": "string", "b": "double"})

@@ -22,7 +22,6 @@ sentence: what, where, expected, got), ``suggestion`` (the nearest valid name, o
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
@@ -145,22 +144,13 @@ async def handle_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with what JSON cannot hold (NaN, infinities) as text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 async def handle_validation_error(request: Request, error: Exception) -> JSONResponse:
     """422 with FastAPI's body (``detail``: per problem, where, what was expected, what came), made
-    JSON-safe: a NaN a client sent in a query parameter is echoed as text, not a crash of the encoder."""
+    strict JSON like every answer of the API (``jsonable``: a NaN echoed back is null), never a crash of the encoder."""
+    from tideflow.api.context import jsonable
+
     problems = error.errors() if isinstance(error, RequestValidationError) else []
-    return JSONResponse(status_code=422, content={"detail": _json_safe(jsonable_encoder(problems))})
+    return JSONResponse(status_code=422, content={"detail": jsonable(jsonable_encoder(problems))})
 
 
 #: The error responses every protected route may answer (documented in the OpenAPI schema).

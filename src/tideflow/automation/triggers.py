@@ -205,7 +205,9 @@ def check_read_only(sql: str, dialect: str) -> str | None:
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
-        return f"the SQL does not parse as {dialect}: {str(err).splitlines()[0]}"
+        from tideflow.recipes.expressions import syntax_problem
+
+        return syntax_problem(err, sql, what=f"{dialect} query")[0]
     if len(statements) != 1:
         return f"expected exactly one SELECT statement, got {len(statements)}"
     tree = statements[0]

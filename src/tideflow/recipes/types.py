@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from tideflow.errors import a
+
 
 class ColumnType(StrEnum):
     """The logical types Tideflow reasons about. Engines map their physical types onto these.
@@ -30,7 +32,7 @@ class ColumnType(StrEnum):
     @property
     def with_article(self) -> str:
         """The type with its article, for messages: 'an integer', 'a double'."""
-        return f"{'an' if self.value[0] in 'aeiou' else 'a'} {self.value}"  # (tideflow.errors.a: a layer up)
+        return a(self.value)
 
 
 # An ordered mapping column name -> logical type (dicts keep insertion order).

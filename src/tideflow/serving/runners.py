@@ -62,12 +62,6 @@ def registry_loader(state_dir: Path, model: str, version: int | None) -> tuple[i
         return found.version, dict(found.input_schema), registry.load_pipeline(model, found.version)
 
 
-def model_schema(state_dir: Path, model: str, version: int | None) -> tuple[int, dict[str, str]]:
-    """(version, input schema) without loading the pipeline: what the server validates against."""
-    number, schema, _refused = model_inputs(state_dir, model, version)
-    return number, schema
-
-
 def model_inputs(state_dir: Path, model: str, version: int | None) -> tuple[int, dict[str, str], frozenset[str]]:
     """(version, input schema, features it cannot score missing) without loading the pipeline: what the
     server validates against. A version saved without that answer takes a missing value everywhere."""
@@ -278,7 +272,9 @@ def compile_read_only(query: str, dialect: str, parameters: Mapping[str, str]) -
     try:
         statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as err:
-        raise ProjectError(f"the query does not parse as {dialect} SQL: {str(err).splitlines()[0]}") from None
+        from tideflow.recipes.expressions import syntax_problem
+
+        raise ProjectError(syntax_problem(err, query, what=f"{dialect} query")[0]) from None
     if len(statements) != 1:
         raise ProjectError(f"expected exactly one SELECT statement, got {len(statements)} statements")
     tree = statements[0]

@@ -14,6 +14,7 @@ from tideflow.engines.sql.build import Ctx, SqlInput, from_item
 from tideflow.engines.sql.dialects import TRAITS, DialectTraits, generate, logical_type
 from tideflow.errors import ProjectError, UnsupportedPushdown, a, did_you_mean
 from tideflow.recipes.code import SqlRecipe
+from tideflow.recipes.expressions import syntax_problem
 from tideflow.recipes.types import ColumnType, Schema
 
 # Table functions a SQL recipe may call in FROM (the others read files or other databases).
@@ -49,11 +50,8 @@ def parse_sql_recipe(recipe: SqlRecipe, ctx: Ctx) -> exp.Query:
         raise ctx.error("dialect", f"unknown SQL dialect {recipe.dialect!r}{did_you_mean(recipe.dialect, TRAITS)}")
     try:
         statements = [s for s in sqlglot.parse(recipe.sql, read=recipe.dialect) if s is not None]
-    except ParseError as err:
-        first = err.errors[0]["description"] if err.errors else str(err)
-        raise ctx.error("sql", f"syntax error in the {recipe.dialect} query: {first}") from None
-    except TokenError as err:  # an unclosed quote or comment
-        raise ctx.error("sql", f"syntax error in the {recipe.dialect} query: {err}") from None
+    except (ParseError, TokenError) as err:  # TokenError: an unclosed quote or comment
+        raise ctx.error("sql", syntax_problem(err, recipe.sql, what=f"{recipe.dialect} query")[0]) from None
     if len(statements) != 1:
         raise ctx.error("sql", f"expected exactly one SELECT query, got {len(statements)} statements")
     tree = statements[0]
