@@ -331,3 +331,13 @@ def test_a_recipe_invalid_for_its_inputs_is_a_project_error_before_the_build_on_
     with pytest.raises(ProjectError, match=r"recipes/clean.yaml at steps\[0\].value: .*integer.*it's"):
         build(load_project(root), engine=engine, on_event=lambda e: events.append(e.kind))
     assert events == []  # nothing ran
+
+
+def test_a_damaged_state_store_is_a_project_error_that_says_what_to_do(tmp_path: Path) -> None:
+    from tideflow.errors import ProjectError
+    from tideflow.flow.state import StateStore
+
+    (tmp_path / "state.db").write_bytes(b"this is not a database" * 200)
+    with pytest.raises(ProjectError, match=r"state.db: the build state store is damaged \(file is not a "
+                                           r"database\); expected a SQLite database.*--mode forced"):
+        StateStore(tmp_path)

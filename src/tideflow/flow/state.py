@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from tideflow.errors import ProjectError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS recipe_state (
     recipe TEXT PRIMARY KEY,
@@ -51,8 +53,15 @@ class StateStore:
         self.path = state_dir / "state.db"
         self._lock = threading.Lock()
         self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.executescript(_SCHEMA)
+        try:
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:  # a truncated or overwritten file: say what to do with it
+            self._con.close()
+            raise ProjectError(
+                f"the build state store is damaged ({err}); expected a SQLite database. It only records "
+                "what was built and when: move it aside and run `tide flow build --mode forced` to rebuild it",
+                file=str(self.path)) from err
 
     def recipe(self, name: str) -> RecipeState | None:
         with self._lock:

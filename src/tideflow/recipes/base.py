@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 
 
 class Strict(BaseModel):
@@ -33,6 +44,28 @@ def _keep_line(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return value if isinstance(value, SourceText) and value == text else text
 
 
+# A name in a recipe (a dataset, a column): an empty name cannot be written as a SQL identifier.
+Name = Annotated[str, Field(min_length=1)]
+# A number of rows or a position (frames, offsets, sizes): at most the largest 64-bit integer, as in SQL.
+Count = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+# A number written into SQL: NaN and infinities have no SQL literal, and compare unlike any number.
+Finite = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+
+
+def _finite(value: Any) -> Any:
+    for item in value if isinstance(value, list) else (value,):
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"expected text, a number, true or false, got {item}: NaN and infinities have no "
+                             f"SQL literal (quote it, as in '{item}', to keep it as text)")
+    return value
+
+
+# A literal value of a recipe (a fill or replacement value; a rule's value, which may be null): one
+# clear error for a non-finite number rather than one per member of the union.
+Value = Annotated[str | int | float | bool, BeforeValidator(_finite)]
+Scalar = Annotated[str | int | float | bool | None, BeforeValidator(_finite)]
+Scalars = Annotated[Scalar | list[Scalar], BeforeValidator(_finite)]  # one value, or a list for in / not_in
+
 # A recipe expression (``expr``, ``when``, ``then``...): a string that keeps the line it came from.
 Expression = Annotated[str, WrapValidator(_keep_line)]
 
@@ -46,8 +79,8 @@ class RecipeBase(Strict):
 
     name: str = Field(min_length=1)
     type: str
-    inputs: list[str] = Field(min_length=1)
-    outputs: list[str] = Field(min_length=1)
+    inputs: list[Name] = Field(min_length=1)
+    outputs: list[Name] = Field(min_length=1)
     engine: Literal["auto", "sql", "memory"] = "auto"
     description: str = ""
 

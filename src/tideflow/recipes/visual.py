@@ -21,18 +21,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
-from tideflow.recipes.base import Expression, RecipeBase, Strict
+from tideflow.recipes.base import Count, Expression, Finite, Name, RecipeBase, Scalar, Scalars, Strict, Value
 from tideflow.recipes.types import ColumnType
-
-Scalar = str | int | float | bool | None
 
 
 class OrderKey(Strict):
     """One sort key. ``nulls`` defaults to last for ascending and first for descending."""
 
-    column: str
+    column: Name
     desc: StrictBool = False
     nulls: Literal["first", "last"] | None = None
 
@@ -47,12 +45,12 @@ class OrderKey(Strict):
 class Rule(Strict):
     """A condition on one column, for users who prefer not to write expressions."""
 
-    column: str
+    column: Name
     op: Literal[
         "eq", "ne", "lt", "le", "gt", "ge", "is_null", "not_null", "in", "not_in",
         "contains", "starts_with", "ends_with",
     ]
-    value: Scalar | list[Scalar] = None
+    value: Scalars = None
 
 
 class FilterStep(Strict):
@@ -75,32 +73,32 @@ class FormulaStep(Strict):
     """Add (or replace) ``column`` with the value of an expression."""
 
     op: Literal["formula"]
-    column: str
+    column: Name
     expr: Expression
 
 
 class RenameStep(Strict):
     op: Literal["rename"]
-    columns: dict[str, str]
+    columns: dict[Name, Name]
 
 
 class KeepStep(Strict):
     """Keep only these columns, in this order."""
 
     op: Literal["keep"]
-    columns: list[str] = Field(min_length=1)
+    columns: list[Name] = Field(min_length=1)
 
 
 class DropStep(Strict):
     op: Literal["drop"]
-    columns: list[str] = Field(min_length=1)
+    columns: list[Name] = Field(min_length=1)
 
 
 class CastStep(Strict):
     """Cast columns; a value that does not convert becomes NULL."""
 
     op: Literal["cast"]
-    columns: list[str] = Field(min_length=1)
+    columns: list[Name] = Field(min_length=1)
     to: ColumnType
 
 
@@ -108,12 +106,12 @@ class FillEmptyStep(Strict):
     """Replace NULL (and, for string columns, the empty string) with ``value``."""
 
     op: Literal["fill_empty"]
-    columns: list[str] = Field(min_length=1)
-    value: str | int | float | bool
+    columns: list[Name] = Field(min_length=1)
+    value: Value
 
 
 class Replacement(Strict):
-    old: str | int | float | bool
+    old: Value
     new: Scalar
 
 
@@ -121,7 +119,7 @@ class ReplaceStep(Strict):
     """Replace exact values; values not listed are kept."""
 
     op: Literal["replace"]
-    columns: list[str] = Field(min_length=1)
+    columns: list[Name] = Field(min_length=1)
     replacements: list[Replacement] = Field(min_length=1)
 
 
@@ -129,13 +127,13 @@ class TrimStep(Strict):
     """Remove leading and/or trailing spaces from string columns."""
 
     op: Literal["trim"]
-    columns: list[str] = Field(min_length=1)
+    columns: list[Name] = Field(min_length=1)
     side: Literal["both", "left", "right"] = "both"
 
 
 class CaseStep(Strict):
     op: Literal["case"]
-    columns: list[str] = Field(min_length=1)
+    columns: list[Name] = Field(min_length=1)
     mode: Literal["upper", "lower"]
 
 
@@ -143,9 +141,9 @@ class ConcatStep(Strict):
     """Join columns as text with a separator; NULL values are skipped."""
 
     op: Literal["concat"]
-    columns: list[str] = Field(min_length=2)
+    columns: list[Name] = Field(min_length=2)
     separator: str = ""
-    output: str
+    output: Name
 
 
 class SplitColumnStep(Strict):
@@ -155,9 +153,9 @@ class SplitColumnStep(Strict):
     """
 
     op: Literal["split"]
-    column: str
+    column: Name
     separator: str = Field(min_length=1)
-    outputs: list[str] = Field(min_length=1)
+    outputs: list[Name] = Field(min_length=1)
 
 
 class RegexExtractStep(Strict):
@@ -168,10 +166,10 @@ class RegexExtractStep(Strict):
     """
 
     op: Literal["regex_extract"]
-    column: str
+    column: Name
     pattern: str = Field(min_length=1)
     group: StrictInt = Field(default=1, ge=0)
-    output: str
+    output: Name
 
 
 DatePart = Literal["year", "quarter", "month", "week", "day", "dayofweek", "dayofyear", "hour", "minute",
@@ -185,19 +183,19 @@ class DatePartStep(Strict):
     """
 
     op: Literal["date_part"]
-    column: str
+    column: Name
     part: DatePart
-    output: str
+    output: Name
 
 
 class DateDiffStep(Strict):
     """Elapsed time ``end - start`` in ``unit`` as a double (fractional units kept)."""
 
     op: Literal["date_diff"]
-    start: str
-    end: str
+    start: Name
+    end: Name
     unit: Literal["day", "hour", "minute", "second"] = "day"
-    output: str
+    output: Name
 
 
 class WhenThen(Strict):
@@ -209,7 +207,7 @@ class IfThenElseStep(Strict):
     """``output`` = the ``then`` of the first ``when`` that is true, else ``else`` (or NULL)."""
 
     op: Literal["if_then_else"]
-    output: str
+    output: Name
     cases: list[WhenThen] = Field(min_length=1)
     else_: Expression | None = Field(default=None, alias="else")
 
@@ -218,7 +216,7 @@ class FlagStep(Strict):
     """A boolean column: true where the expression is true, false otherwise (NULL counts false)."""
 
     op: Literal["flag"]
-    output: str
+    output: Name
     expr: Expression
 
 
@@ -226,7 +224,7 @@ class RoundStep(Strict):
     """Round numeric columns to ``decimals`` places, half away from zero."""
 
     op: Literal["round"]
-    columns: list[str] = Field(min_length=1)
+    columns: list[Name] = Field(min_length=1)
     decimals: StrictInt = Field(default=0, ge=0, le=15)
 
 
@@ -238,10 +236,10 @@ class BinStep(Strict):
     """
 
     op: Literal["bin"]
-    column: str
-    output: str
-    width: StrictFloat | None = Field(default=None, gt=0)
-    edges: list[StrictFloat] | None = None
+    column: Name
+    output: Name
+    width: Finite | None = Field(default=None, gt=0)
+    edges: list[Finite] | None = None
 
     @model_validator(mode="after")
     def _one_mode(self) -> BinStep:
@@ -288,10 +286,10 @@ class Aggregation(Strict):
     """
 
     fn: AggFn
-    column: str | None = None
+    column: Name | None = None
     order_by: list[OrderKey] | None = None
     separator: str = ","
-    output: str | None = None
+    output: Name | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Aggregation:
@@ -312,7 +310,7 @@ class GroupRecipe(RecipeBase):
     """Group by ``keys`` (none: one row for the whole input, even when empty)."""
 
     type: Literal["group"]
-    keys: list[str] = Field(default_factory=list)
+    keys: list[Name] = Field(default_factory=list)
     aggregations: list[Aggregation] = Field(min_length=1)
 
 
@@ -322,9 +320,9 @@ class GroupRecipe(RecipeBase):
 class JoinKey(Strict):
     """``left`` is a column of ``left_input`` (default: the first input); ``right`` of the joined input."""
 
-    left: str
-    right: str
-    left_input: str | None = None
+    left: Name
+    right: Name
+    left_input: Name | None = None
 
 
 class JoinClause(Strict):
@@ -350,7 +348,7 @@ class JoinClause(Strict):
 class JoinSelect(Strict):
     """Which columns an input contributes (default: all but its right-side join keys) and a prefix."""
 
-    columns: list[str] | None = None
+    columns: list[Name] | None = None
     prefix: str = ""
 
 
@@ -364,7 +362,7 @@ class JoinRecipe(RecipeBase):
     type: Literal["join"]
     joins: list[JoinClause] = Field(min_length=1)
     select: dict[str, JoinSelect] = Field(default_factory=dict)
-    unmatched_output: str | None = None
+    unmatched_output: Name | None = None
 
 
 # ---------------------------------------------------------------- window
@@ -373,8 +371,8 @@ class JoinRecipe(RecipeBase):
 class Frame(Strict):
     """A ROWS frame: ``preceding``/``following`` rows, None meaning unbounded."""
 
-    preceding: StrictInt | None = Field(default=None, ge=0)
-    following: StrictInt | None = Field(default=0, ge=0)
+    preceding: Count | None = None
+    following: Count | None = 0
 
 
 class WindowFunction(Strict):
@@ -387,10 +385,10 @@ class WindowFunction(Strict):
     """
 
     fn: Literal["row_number", "rank", "dense_rank", "lag", "lead", "sum", "avg", "min", "max", "count"]
-    column: str | None = None
-    offset: StrictInt = Field(default=1, ge=1)
+    column: Name | None = None
+    offset: StrictInt = Field(default=1, ge=1, le=2**31 - 1)  # PostgreSQL's lag/lead take a 32-bit offset
     frame: Frame | None = None
-    output: str | None = None
+    output: Name | None = None
 
     @model_validator(mode="after")
     def _check(self) -> WindowFunction:
@@ -414,7 +412,7 @@ class WindowRecipe(RecipeBase):
     """
 
     type: Literal["window"]
-    partition_by: list[str] = Field(default_factory=list)
+    partition_by: list[Name] = Field(default_factory=list)
     order_by: list[OrderKey] = Field(default_factory=list)
     order_is_unique: StrictBool = False
     functions: list[WindowFunction] = Field(min_length=1)
@@ -431,15 +429,15 @@ class StackRecipe(RecipeBase):
     """
 
     type: Literal["stack"]
-    origin_column: str | None = None
+    origin_column: Name | None = None
 
 
 class DistinctRecipe(RecipeBase):
     """Distinct rows over ``columns`` (default: all); ``count_column`` adds how many rows each had."""
 
     type: Literal["distinct"]
-    columns: list[str] | None = None
-    count_column: str | None = None
+    columns: list[Name] | None = None
+    count_column: Name | None = None
 
 
 class SortRecipe(RecipeBase):
@@ -451,11 +449,11 @@ class TopNRecipe(RecipeBase):
     """Per group of ``partition_by``: the ``first`` N and the ``last`` M rows by ``order_by``."""
 
     type: Literal["top_n"]
-    partition_by: list[str] = Field(default_factory=list)
+    partition_by: list[Name] = Field(default_factory=list)
     order_by: list[OrderKey] = Field(min_length=1)
-    first: StrictInt = Field(default=0, ge=0)
-    last: StrictInt = Field(default=0, ge=0)
-    rank_column: str | None = None
+    first: Count = 0
+    last: Count = 0
+    rank_column: Name | None = None
 
     @model_validator(mode="after")
     def _some(self) -> TopNRecipe:
@@ -468,7 +466,7 @@ class TopNRecipe(RecipeBase):
 
 
 class SplitRule(Strict):
-    output: str
+    output: Name
     expr: Expression
 
 
@@ -476,8 +474,8 @@ class RandomSplit(Strict):
     """Deterministic random split: ``ratios`` per output (sum <= 1) decided by hashing ``key``."""
 
     seed: StrictInt = 0
-    key: list[str] = Field(min_length=1)
-    ratios: dict[str, StrictFloat]
+    key: list[Name] = Field(min_length=1)
+    ratios: dict[Name, Finite]
 
 
 class SplitRecipe(RecipeBase):
@@ -486,7 +484,7 @@ class SplitRecipe(RecipeBase):
 
     type: Literal["split"]
     rules: list[SplitRule] | None = None
-    else_output: str | None = None
+    else_output: Name | None = None
     random: RandomSplit | None = None
 
     @model_validator(mode="after")
@@ -505,11 +503,11 @@ class SampleRecipe(RecipeBase):
 
     type: Literal["sample"]
     mode: Literal["first", "random"] = "first"
-    n: StrictInt | None = Field(default=None, ge=0)
+    n: Count | None = None
     order_by: list[OrderKey] = Field(default_factory=list)
-    fraction: StrictFloat | None = Field(default=None, ge=0, le=1)
+    fraction: Finite | None = Field(default=None, ge=0, le=1)
     seed: StrictInt = 0
-    key: list[str] = Field(default_factory=list)
+    key: list[Name] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _mode(self) -> SampleRecipe:
@@ -522,7 +520,7 @@ class SampleRecipe(RecipeBase):
 
 class PivotAggregation(Strict):
     fn: Literal["count", "sum", "avg", "min", "max"]
-    column: str | None = None
+    column: Name | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PivotAggregation:
@@ -541,8 +539,8 @@ class PivotRecipe(RecipeBase):
     """
 
     type: Literal["pivot"]
-    index: list[str] = Field(default_factory=list)
-    column: str
+    index: list[Name] = Field(default_factory=list)
+    column: Name
     values: list[str | int | bool] | None = None
     aggregations: list[PivotAggregation] = Field(min_length=1)
     max_values: StrictInt = Field(default=200, ge=1)

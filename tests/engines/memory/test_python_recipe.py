@@ -82,3 +82,16 @@ def test_errors_name_file_and_function(project: Path) -> None:
             {"in": FRAME},
             project_dir=project,
         )
+
+
+def test_sys_exit_in_a_recipe_is_a_build_error_not_the_end_of_the_build(tmp_path: Path) -> None:
+    """A sys.exit(0) would otherwise end ``tide flow build`` with the exit code of success."""
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "quits.py").write_text("import sys\n\ndef transform(inputs):\n    sys.exit(0)\n",
+                                                    encoding="utf-8")
+    (tmp_path / "recipes" / "quits_on_import.py").write_text("import sys\nsys.exit(3)\n", encoding="utf-8")
+    with pytest.raises(BuildError, match=r"recipes/quits.py:transform called sys.exit\(0\); a recipe returns "
+                                         r"its outputs, expected no exit"):
+        run_recipe(recipe("python", file="quits.py"), {"in": FRAME}, project_dir=tmp_path)
+    with pytest.raises(BuildError, match=r"importing recipes/quits_on_import.py called sys.exit\(3\)"):
+        run_recipe(recipe("python", file="quits_on_import.py"), {"in": FRAME}, project_dir=tmp_path)

@@ -15,6 +15,14 @@ from tideflow.errors import BuildError, a, did_you_mean
 from tideflow.recipes.code import PythonRecipe
 
 
+def _raised(err: BaseException) -> str:
+    """What the recipe's code did, for a BuildError: an exception, or a ``sys.exit`` (which would
+    otherwise stop the whole build with the recipe's exit code, 0 reading as success)."""
+    if isinstance(err, SystemExit):
+        return (f"called sys.exit({err.code!r}); a recipe returns its outputs, expected no exit")
+    return f"raised {type(err).__name__}: {err}"
+
+
 def load_function(recipe: PythonRecipe, project_dir: Path | None, where: Where) -> Callable[..., Any]:
     if project_dir is None:
         raise where.error("file", f"python recipe {recipe.name!r} needs the project directory to find "
@@ -30,10 +38,9 @@ def load_function(recipe: PythonRecipe, project_dir: Path | None, where: Where) 
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # a sys.exit() in the file must not end the build (or the server)
         sys.modules.pop(module_name, None)
-        raise BuildError(recipe.name, f"importing recipes/{recipe.file} raised {type(err).__name__}: {err}") \
-            from err
+        raise BuildError(recipe.name, f"importing recipes/{recipe.file} {_raised(err)}") from err
     function = getattr(module, recipe.function, None)
     if not callable(function):
         names = [n for n, obj in vars(module).items() if callable(obj) and not n.startswith("_")]
@@ -48,8 +55,8 @@ def run_python(recipe: PythonRecipe, inputs: Mapping[str, pl.DataFrame], project
     label = f"recipes/{recipe.file}:{recipe.function}"
     try:
         result = function({name: inputs[name] for name in recipe.inputs})
-    except Exception as err:
-        raise BuildError(recipe.name, f"{label} raised {type(err).__name__}: {err}") from err
+    except (Exception, SystemExit) as err:
+        raise BuildError(recipe.name, f"{label} {_raised(err)}") from err
     if isinstance(result, pl.DataFrame):
         if len(recipe.outputs) != 1:
             raise BuildError(recipe.name, f"{label} returned one DataFrame, expected a dict keyed by the "
