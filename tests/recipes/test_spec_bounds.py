@@ -64,3 +64,9 @@ def test_the_largest_values_an_engine_takes_are_accepted() -> None:
                                               {"op": "fill_empty", "columns": ["y"], "value": True}]})
     assert [s.value for s in fill.steps] == [1.5, True]
     assert isinstance(fill.steps[1].value, bool)  # not turned into 1
+
+
+def test_a_python_recipe_cannot_ask_for_the_sql_engine() -> None:
+    """Python runs in memory; ``engine: sql`` used to be accepted and silently ignored."""
+    assert "Input should be 'auto' or 'memory'" in refused({"type": "python", "file": "p.py", "engine": "sql"})
+    assert load({"type": "python", "file": "p.py", "engine": "memory"}).engine == "memory"

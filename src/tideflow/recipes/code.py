@@ -36,5 +36,7 @@ class PythonRecipe(RecipeBase):
     """
 
     type: Literal["python"]
+    # Python runs in the memory engine only: ``engine: sql`` would otherwise be silently ignored.
+    engine: Literal["auto", "memory"] = "auto"  # type: ignore[assignment]
     file: str
     function: str = "transform"
