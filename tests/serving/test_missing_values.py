@@ -126,7 +126,7 @@ def test_a_null_the_model_cannot_score_is_a_422_naming_the_field(node: Server, e
         many = c.post(f"/v1/endpoints/{endpoint}/predict", json=[ROW, {**ROW, "age": None}])
         assert many.status_code == 422, many.text
         assert _error(many)["message"].startswith("record 1, field 'age': this model cannot score a missing value")
-        assert "expected an integer (integer), got null" in _error(many)["message"]
+        assert "expected an integer, got null" in _error(many)["message"]
         # imputed or encoded features of the same model still take a null
         fine = c.post(f"/v1/endpoints/{endpoint}/predict", json={**ROW, "merchant": None, "day": None})
         assert fine.status_code == 200, fine.text

@@ -83,6 +83,13 @@ _EXPECTED = {"double": "a number", "integer": "an integer", "string": "a string"
              "date": "an ISO date string (YYYY-MM-DD)", "timestamp": "an ISO timestamp string"}
 
 
+def expected(kind: str, default: str = "a value") -> str:
+    """What a feature of schema type ``kind`` takes, in words, naming the type when the words do not:
+    'a number (double)', 'true or false (boolean)', but 'an integer', not 'an integer (integer)'."""
+    words = _EXPECTED.get(kind, default)
+    return words if kind in words else f"{words} ({kind})"
+
+
 def json_type(value: Any) -> str:
     """The JSON name of a value's type, for messages."""
     if value is None:
@@ -103,7 +110,7 @@ def json_type(value: Any) -> str:
 def missing_value(kind: str, got: str = "null") -> str:
     """The message for a missing value sent for a feature the model cannot score missing."""
     return (f"this model cannot score a missing value for this feature (trained with impute: none, on an "
-            f"algorithm that does not take missing values): expected {_EXPECTED.get(kind, 'a value')} ({kind}), "
+            f"algorithm that does not take missing values): expected {expected(kind)}, "
             f"got {got}")
 
 
@@ -154,7 +161,7 @@ def validate_records(records: Any, schema: InputSchema | None, *, max_records: i
             try:
                 clean[name] = _CHECKS.get(kind, _scalar)(value)
             except TypeError:
-                raise InvalidInput(f"expected {_EXPECTED.get(kind, 'a scalar')} ({kind}), got {json_type(value)} "
+                raise InvalidInput(f"expected {expected(kind, 'a scalar')}, got {json_type(value)} "
                                    f"{_short(value)}", field=name, record=at) from None
             except ValueError:
                 raise InvalidInput(f"integer out of range: expected an integer from {INT64_MIN} to {INT64_MAX} "
