@@ -217,3 +217,16 @@ def test_a_key_revoked_while_signed_in_sends_back_to_sign_in(page, served: Serve
     assert page.evaluate("sessionStorage.getItem('tideflow.key')") is None
     page.problems[:] = [p for p in page.problems if "401" not in p]  # the refused call is logged by the browser
     assert page.problems == []
+
+
+def test_a_mistyped_address_shows_the_flow_not_an_error(page, served: Served) -> None:  # type: ignore[no-untyped-def]
+    """#/recipes/NAME (the API's path, not the UI's) used to ask the API for recipe 'undefined'."""
+    sign_in(page, served)
+    for hash_ in ("#/recipes/clean_orders", "#/flow/nonsense", "#/flow/recipe"):
+        page.goto(f"{served.url}/ui/{hash_}")
+        page.wait_for_selector("[data-node='d:orders_clean']")
+        page.wait_for_load_state("networkidle")  # the view's API calls have answered
+        assert page.locator("#error").is_hidden(), page.text_content("#error")
+    page.goto(f"{served.url}/ui/#/flow/recipe/clean_orders")  # the right address still selects the recipe
+    page.wait_for_selector("#panel >> text=clean_orders")
+    assert page.problems == []

@@ -87,6 +87,7 @@ function signIn(message) {
 // ------------------------------------------------------------------ the Flow
 
 async function flowView(kind, name) {
+  if (!["dataset", "recipe"].includes(kind) || !name) kind = name = undefined;  // #/flow/nonsense: the Flow
   const started = generation;
   const [datasets, recipes] = await Promise.all([api("/datasets"), api("/recipes")]);
   const graph = graphOf(datasets, recipes);
@@ -386,7 +387,8 @@ async function route() {
   hideError();
   if (!key.get()) return signIn();
   const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("/").map((part) => decodeURIComponent(part));
-  const view = VIEWS[name] ? name : "flow";
+  const known = Object.hasOwn(VIEWS, name);  // an unknown or mistyped view shows the Flow, not a 404 of its words
+  const view = known ? name : "flow";
   document.getElementById("nav").hidden = false;
   document.getElementById("sign-out").hidden = false;
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.view === view);
@@ -394,7 +396,7 @@ async function route() {
     const project = await api("/projects/current");
     document.getElementById("project-name").textContent = project.name;
     document.title = `${project.name} · Tideflow`;
-    await VIEWS[view](rest.filter((part) => part !== ""));
+    await VIEWS[view](known ? rest.filter((part) => part !== "") : []);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       key.clear();
