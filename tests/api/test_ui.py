@@ -128,10 +128,18 @@ def test_a_dataset_shows_the_rows_the_api_previews(page, served: Served) -> None
     for got_row, want_row in zip(cells, expected, strict=True):
         for got, want in zip(got_row, want_row, strict=True):
             try:
-                assert float(got) == float(want)
+                number = float(want)
             except ValueError:
                 assert got == want
+            else:  # fractions show 12 significant digits, the exact value in the cell's tooltip
+                assert float(got) == pytest.approx(number, rel=1e-11)
     assert "orders_clean" in page.text_content("#panel")
+    shown = page.evaluate("""async () => {
+        const {shown} = await import('./dom.js');
+        const long = shown(3060.3699999999994);
+        return [long.textContent, long.title, shown(0.25), shown(7), shown(null).textContent];
+    }""")
+    assert shown == ["3060.37", "3060.3699999999994", "0.25", "7", "NULL"]
     assert page.problems == []
 
 

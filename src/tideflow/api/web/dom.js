@@ -32,10 +32,16 @@ export function clear(node) {
   return node;
 }
 
-/** A value of a preview row or a metric as text: NULL for null, JSON for objects. */
+/** A value of a preview row or a metric as text: NULL for null, JSON for objects, a fraction to 12
+ * significant digits (a sum of cents reads 3060.37, not 3060.3699999999994; the exact value is the
+ * cell's tooltip). */
 export function shown(value) {
   if (value === null || value === undefined) return h("span", {class: "null"}, "NULL");
   if (typeof value === "object") return JSON.stringify(value);
+  if (typeof value === "number" && Number.isFinite(value) && !Number.isInteger(value)) {
+    const short = String(Number(value.toPrecision(12)));
+    return short === String(value) ? short : h("span", {title: String(value)}, short);
+  }
   return String(value);
 }
 
