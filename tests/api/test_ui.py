@@ -198,6 +198,12 @@ def test_models_scenarios_and_services_pages_show_what_the_api_has(page, served:
     page.wait_for_selector(f"#models button.activate:has-text('Activate v{detail['active_version']}')")
     assert api(served, "/models/orders_model")["active_version"] == inactive[0]
     assert "Leaderboard" in page.text_content("#models") and "Drift evaluations" in page.text_content("#models")
+    board = api(served, "/lab/orders_model/leaderboard")
+    trial = board["trials"][0]  # type: ignore[index]
+    cell = page.locator("#models td span[title]").first  # params as the CLI prints them, exact in the tooltip
+    assert json.loads(cell.get_attribute("title")) == trial["params"]
+    assert all(f"{k}=" in cell.text_content() for k in trial["params"])
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no page-wide table
 
     page.goto(f"{served.url}/ui/#/scenarios")
     page.wait_for_selector("#scenarios button.run")

@@ -35,6 +35,13 @@ function poll(started, fn, everyMs) {
   }, everyMs);
 }
 
+/** Hyperparameters as the CLI prints them: "max_depth=6, learning_rate=0.1321" (4 significant digits;
+ * the exact values in the tooltip), so a long trial wraps inside its table instead of widening the page. */
+function paramsText(params) {
+  return Object.entries(params || {}).map(([k, v]) =>
+    `${k}=${typeof v === "number" && !Number.isInteger(v) ? Number(v.toPrecision(4)) : JSON.stringify(v)}`).join(", ");
+}
+
 function section(title, ...children) {
   return h("section", {class: "card"}, h("h2", {}, title), ...children);
 }
@@ -298,7 +305,7 @@ async function modelsView(name) {
       parts.splice(1, 0, section(`Leaderboard (${board.metric}, ${board.higher_is_better ? "higher" : "lower"} is better)`,
         table(["rank", "trial", "algorithm", "score", "status", "params", "seconds"], board.trials, (t, c) => {
           if (c === "trial") return t.trial_id;
-          if (c === "params") return JSON.stringify(t.params);
+          if (c === "params") return h("span", {title: JSON.stringify(t.params)}, paramsText(t.params));
           if (c === "seconds") return seconds(t.seconds);
           return t[c] ?? "";
         })));
