@@ -37,6 +37,6 @@ class PythonRecipe(RecipeBase):
 
     type: Literal["python"]
     # Python runs in the memory engine only: ``engine: sql`` would otherwise be silently ignored.
-    engine: Literal["auto", "memory"] = "auto"  # type: ignore[assignment]
+    engine: Literal["auto", "memory"] = "auto"
     file: str
     function: str = "transform"
