@@ -45,7 +45,10 @@ SQL_TYPES = {"duckdb": {ColumnType.INTEGER: "BIGINT", ColumnType.DOUBLE: "DOUBLE
                           ColumnType.BOOLEAN: "BOOLEAN"}}
 
 texts = st.sampled_from(["a", "b", "B", "é", "ü", "  pad ", "", "it's", 'say "hi"', "x;y", "日本", "a-b-c", "12",
-                         " 7 ", "3.5", "abc123def"])
+                         " 7 ", "3.5", "abc123def",
+                         # boolean texts, timestamps without seconds, LIKE's special characters
+                         "yes", " N ", "t", "0", "1", "2020-01-01 10:30", "2020-01-01T10:30:15", "2020-01-01 24:00",
+                         "a_b", "a%b", "a\\b", "50%"])
 
 
 def _rows(draw: st.DrawFn, n: int) -> list[dict[str, Any]]:

@@ -177,8 +177,9 @@ class RecipeCompiler:
         """Check a visual recipe against its input schemas without running it: the rules are the same
         whichever engine runs it, so a recipe the memory engine will run fails here (a ``ProjectError``,
         before anything runs) exactly as one the database would. Nothing is checked when an input's
-        schema is not known yet, for code recipes, or where only the SQL form is unsupported."""
-        if isinstance(recipe, PythonRecipe | ScoreRecipe | EvaluateRecipe | SqlRecipe):
+        schema is not known yet, for Python and model recipes, or where only the SQL form is unsupported; a
+        SQL recipe is checked for its tables and the columns it reads."""
+        if isinstance(recipe, PythonRecipe | ScoreRecipe | EvaluateRecipe):
             return
         if isinstance(recipe, PivotRecipe) and recipe.values is None:
             return  # its columns come from the data
@@ -189,7 +190,11 @@ class RecipeCompiler:
                 return
             schemas[name] = SqlInput(relation=exp.Table(this=exp.to_identifier(name, quoted=True)), schema=schema)
         try:
-            output_schema(recipe, schemas, where=self.where(recipe))  # type: ignore[arg-type]
+            if isinstance(recipe, SqlRecipe):
+                # run in an embedded DuckDB off a SQL connection: its tables and columns are checked
+                compile_recipe(recipe, schemas, "duckdb", where=self.where(recipe))
+            else:
+                output_schema(recipe, schemas, where=self.where(recipe))  # type: ignore[arg-type]
         except UnsupportedPushdown:
             return
 

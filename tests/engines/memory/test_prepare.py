@@ -52,14 +52,75 @@ def test_filter_rules_in_contains_and_null_value() -> None:
     assert prep(FRAME, {"op": "filter", "rules": [{"column": "id", "op": "in", "value": [1, 3]}]})[
         "id"
     ].to_list() == [1, 3]
-    assert (
-        prep(FRAME, {"op": "filter", "rules": [{"column": "id", "op": "not_in", "value": [1, None]}]}).height
-        == 0
-    )
+    assert prep(FRAME, {"op": "filter", "rules": [{"column": "id", "op": "not_in", "value": [1, None]}]})[
+        "id"
+    ].to_list() == [2, 3, 4]
     assert prep(FRAME, {"op": "filter", "rules": [{"column": "name", "op": "contains", "value": "ë"}]})[
         "id"
     ].to_list() == [1]
-    assert prep(FRAME, {"op": "filter", "rules": [{"column": "name", "op": "eq", "value": None}]}).height == 0
+    assert prep(FRAME, {"op": "filter", "rules": [{"column": "name", "op": "eq", "value": None}]})[
+        "id"
+    ].to_list() == [3]
+
+
+def rule_ids(column: str, op: str, value: object) -> list[int]:
+    out = prep(FRAME, {"op": "filter", "rules": [{"column": column, "op": op, "value": value}]})
+    return out["id"].to_list()
+
+
+def test_null_values_match_only_eq_ne_and_in_lists() -> None:
+    # HOSTILE is [10, NULL, 30, 40]
+    assert rule_ids(HOSTILE, "eq", None) == [2]
+    assert rule_ids(HOSTILE, "ne", None) == [1, 3, 4]
+    assert rule_ids(HOSTILE, "in", [30, None]) == [2, 3]
+    assert rule_ids(HOSTILE, "in", [None]) == [2]
+    assert rule_ids(HOSTILE, "not_in", [30, None]) == [1, 4]
+    assert rule_ids(HOSTILE, "not_in", [30]) == [1, 4]
+    assert rule_ids(HOSTILE, "not_in", [None]) == [1, 3, 4]
+    assert rule_ids(HOSTILE, "in", 30) == [3]
+    removed = prep(FRAME, {"op": "filter", "rules": [{"column": HOSTILE, "op": "in", "value": [30]}],
+                           "action": "remove"})
+    assert removed["id"].to_list() == [1, 2, 4]
+    with pytest.raises(ProjectError, match=r"rules\[0\].value: rule 'gt' needs a value, got null"):
+        rule_ids(HOSTILE, "gt", None)
+    with pytest.raises(ProjectError, match=r"rules\[0\].value: rule 'contains' needs a value"):
+        rule_ids("name", "contains", None)
+
+
+def test_rule_value_is_converted_to_the_column_type() -> None:
+    frame = pl.DataFrame({"id": [0, 1, 2, 3], "s": [" 7 ", "7", "12", "abc"], "b": [True, False, None, True]})
+
+    def ids(column: str, op: str, value: object) -> list[int]:
+        rule = {"column": column, "op": op, "value": value}
+        return prep(frame, {"op": "filter", "rules": [rule]})["id"].to_list()
+
+    assert ids("s", "eq", 7) == [1]  # compared as the string '7'
+    assert ids("s", "gt", 5) == [1, 3]  # string order: '7' and 'abc' come after '5'
+    assert ids("s", "in", [12, 7.5]) == [2]
+    assert ids("s", "eq", 7.0) == []  # the double 7.0 is the text '7.0'
+    assert ids("b", "eq", "yes") == [0, 3]
+    assert ids("b", "ne", 0) == [0, 3]
+    assert ids("id", "ge", "2") == [2, 3]
+    assert ids("id", "lt", 2.0) == [0, 1]
+    assert ids("s", "contains", 7) == [0, 1]
+    with pytest.raises(ProjectError, match=r"rules\[0\].value: expected an integer value, got 1.5"):
+        ids("id", "gt", 1.5)
+    with pytest.raises(ProjectError, match=r"rules\[0\].value: expected a boolean value, got 2"):
+        ids("b", "eq", 2)
+    with pytest.raises(ProjectError, match=r"rules\[0\].value: expected an integer value, got 'x'"):
+        ids("id", "in", [1, "x"])
+
+
+def test_filter_with_no_rules() -> None:
+    assert prep(FRAME, {"op": "filter", "rules": []})["id"].to_list() == [1, 2, 3, 4]
+    assert prep(FRAME, {"op": "filter", "rules": [], "match": "any"}).height == 0
+
+
+def test_regex_extract_empty_match_is_null() -> None:
+    out = prep(FRAME, {"op": "regex_extract", "column": "name", "pattern": "([0-9]*)", "group": 1, "output": "d"},
+               {"op": "regex_extract", "column": "name", "pattern": "(b)|(Z)", "group": 1, "output": "g"})
+    assert out["d"].to_list() == [None, None, None, None]
+    assert out["g"].to_list() == [None, "b", None, None]
 
 
 def test_formula_adds_and_replaces() -> None:
@@ -144,9 +205,24 @@ def test_fill_empty_fills_null_and_empty_string() -> None:
 
 def test_fill_empty_value_must_convert() -> None:
     with pytest.raises(
-        ProjectError, match=r"steps\[0\].value: value 'x' does not convert to the integer column 'id'"
+        ProjectError, match=r"steps\[0\].value: expected an integer value, got 'x'"
     ):
         prep(FRAME, {"op": "fill_empty", "columns": ["id"], "value": "x"})
+    with pytest.raises(ProjectError, match=r"steps\[0\].value: expected an integer value, got 2.5"):
+        prep(FRAME, {"op": "fill_empty", "columns": ["id"], "value": 2.5})
+
+
+def test_replace_old_value_no_column_can_hold_is_an_error() -> None:
+    with pytest.raises(ProjectError, match=r"replacements\[0\].old: expected an integer value, got 1.5 "
+                                           r"\(column 'id' is integer: it could never match\)"):
+        prep(FRAME, {"op": "replace", "columns": ["id"], "replacements": [{"old": 1.5, "new": 9}]})
+    with pytest.raises(ProjectError, match=r"replacements\[1\].old: expected an integer value, got 'zz'"):
+        prep(FRAME, {"op": "replace", "columns": ["id"],
+                     "replacements": [{"old": 1, "new": 2}, {"old": "zz", "new": 5}]})
+    # One column that can hold it is enough: the others never match it.
+    out = prep(FRAME, {"op": "replace", "columns": ["id", "name"], "replacements": [{"old": "ab", "new": "1"}]})
+    assert out["id"].to_list() == [1, 2, 3, 4]
+    assert out["name"].to_list() == ["  Zoë ", "1", None, ""]
 
 
 def test_replace_first_listed_wins_and_null_new() -> None:
@@ -159,7 +235,6 @@ def test_replace_first_listed_wins_and_null_new() -> None:
                 {"old": 1, "new": 10},
                 {"old": 1, "new": 20},
                 {"old": "2", "new": None},
-                {"old": "zz", "new": 5},
             ],
         },
     )

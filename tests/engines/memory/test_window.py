@@ -27,14 +27,47 @@ def test_ranking_functions_with_ties() -> None:
         functions=[{"fn": "row_number"}, {"fn": "rank"}, {"fn": "dense_rank"}],
     )
     assert out.columns == ["g", "t", "v", "row_number", "rank", "dense_rank"]
+    # In partition a, rows 3 and 4 tie on t = 2: the tie-break orders them by their remaining
+    # column v, ascending with NULLs last, so (2, 20) is numbered before (2, NULL) as in SQL.
     assert out.select("row_number", "rank", "dense_rank").rows() == [
         (4, 4, 3),
         (1, 1, 1),
         (1, 1, 1),
-        (2, 2, 2),
         (3, 2, 2),
         (2, 2, 2),
+        (2, 2, 2),
     ]
+
+
+def test_ties_are_broken_by_the_remaining_columns_in_schema_order() -> None:
+    frame = pl.DataFrame({
+        "id": [3, 1, 2, 4, 5, 6],
+        "k": [1, 1, 1, 1, 1, 1],
+        "s": ["b", "a", "a", None, "é", "z"],
+        "f": [True, True, False, None, False, None],
+    })
+    out = run1("window", frame, order_by=[{"column": "k"}],
+               functions=[{"fn": "row_number"}, {"fn": "lag", "column": "id"}])
+    # Order: id (first remaining column), then s, then f; all ascending, NULLs last.
+    assert out.select("id", "row_number", "id_lag").rows() == [
+        (3, 3, 2), (1, 1, None), (2, 2, 1), (4, 4, 3), (5, 5, 4), (6, 6, 5)]
+    by_s = run1("window", frame.select("k", "s", "f", "id"), order_by=[{"column": "k"}],
+                functions=[{"fn": "row_number"}])
+    # s by code point ('a' < 'b' < 'z' < 'é'), NULL last; the tie on 'a' goes to f (false first).
+    assert by_s.select("id", "row_number").rows() == [(3, 3), (1, 2), (2, 1), (4, 6), (5, 5), (6, 4)]
+
+
+def test_order_is_unique_keeps_input_order_of_ties() -> None:
+    out = run1("window", FRAME, partition_by=["g"], order_by=[{"column": "t"}], order_is_unique=True,
+               functions=[{"fn": "row_number"}])
+    assert out["row_number"].to_list() == [4, 1, 1, 2, 3, 2]
+
+
+def test_bounded_frame_without_order_by_runs_over_the_tie_break_order() -> None:
+    frame = pl.DataFrame({"id": [2, 0, 1], "v": [20, 0, 10]})
+    out = run1("window", frame, functions=[{"fn": "sum", "column": "v", "frame": {"preceding": 1}}])
+    # Without order_by every row ties: rows are in the order of id, then v.
+    assert out["v_sum"].to_list() == [30, 0, 10]
 
 
 def test_lag_lead_with_offset() -> None:

@@ -9,18 +9,22 @@ Rules (documented in the engine's report and pinned by tests):
 * string -> integer: surrounding spaces trimmed, then ``[+-]?[0-9]+`` within the 64-bit range.
 * string -> double: surrounding spaces trimmed, then ``[+-]?(digits[.digits]|.digits)([eE][+-]?digits)?``
   (no ``inf``/``nan``).
-* string -> boolean: surrounding spaces trimmed, ``true`` or ``false`` in any letter case.
+* string -> boolean: surrounding spaces trimmed, in any letter case: ``TRUE_TEXTS``
+  (true t 1 yes y) give true, ``FALSE_TEXTS`` (false f 0 no n) false.
 * string -> date: trimmed ``YYYY-MM-DD`` that is a real calendar date.
 * string -> timestamp: trimmed ``YYYY-MM-DD``, optionally followed by ``T`` or a space and
-  ``HH:MM:SS`` with an optional fraction of 1 to 6 digits.
+  ``HH:MM``, optionally ``:SS`` and then an optional fraction of 1 to 6 digits.
 * date -> timestamp: midnight; timestamp -> date: the date part.
-* anything -> string: integers in decimal, doubles as Polars prints them (``1.0``, ``0.1``,
-  ``1e+20``), booleans ``true``/``false``, dates ``YYYY-MM-DD``, timestamps
+* anything -> string: integers in decimal, doubles in the shortest text that reads back as the same
+  double, as Python's ``repr`` and DuckDB print them (``1.0``, ``0.1``, ``1e-05``, ``1e+16``, ``nan``,
+  ``-inf``, ``-0.0``), booleans ``true``/``false``, dates ``YYYY-MM-DD``, timestamps
   ``YYYY-MM-DD HH:MM:SS`` followed by ``.`` and the fraction without trailing zeros when non-zero.
 * every other conversion (temporal <-> numeric or boolean) gives NULL.
 """
 
 from __future__ import annotations
+
+import math
 
 import polars as pl
 
@@ -32,7 +36,9 @@ T = ColumnType
 _INT_RE = r"^[+-]?[0-9]+$"
 _FLOAT_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?)?$"
+_TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
+TRUE_TEXTS = ("true", "t", "1", "yes", "y")
+FALSE_TEXTS = ("false", "f", "0", "no", "n")
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
@@ -95,7 +101,18 @@ def to_text(expr: pl.Expr, source: ColumnType | None) -> pl.Expr:
         return expr.dt.strftime("%Y-%m-%d")
     if source == T.BOOLEAN:
         return pl.when(expr).then(pl.lit("true")).when(~expr).then(pl.lit("false")).otherwise(None)
+    if source == T.DOUBLE:
+        return expr.map_batches(_doubles_text, return_dtype=pl.String, is_elementwise=True)
     return expr.cast(pl.String)
+
+
+def double_text(value: float) -> str:
+    """The text of one double: Python's ``repr`` (shortest round trip), which DuckDB prints too."""
+    return repr(float(value))
+
+
+def _doubles_text(batch: pl.Series) -> pl.Series:
+    return pl.Series([None if x is None else double_text(x) for x in batch.to_list()], dtype=pl.String)
 
 
 def _from_text(expr: pl.Expr, target: ColumnType) -> pl.Expr:
@@ -106,7 +123,8 @@ def _from_text(expr: pl.Expr, target: ColumnType) -> pl.Expr:
         return pl.when(text.str.contains(_FLOAT_RE)).then(text).otherwise(None).cast(pl.Float64, strict=False)
     if target == T.BOOLEAN:
         lower = text.str.to_lowercase()
-        return pl.when(lower == "true").then(True).when(lower == "false").then(False).otherwise(None)
+        return (pl.when(lower.is_in(list(TRUE_TEXTS))).then(True).when(lower.is_in(list(FALSE_TEXTS))).then(False)
+                .otherwise(None))
     if target == T.DATE:
         valid = pl.when(text.str.contains(_DATE_RE)).then(text).otherwise(None)
         return valid.str.to_date("%Y-%m-%d", strict=False)
@@ -116,6 +134,7 @@ def _from_text(expr: pl.Expr, target: ColumnType) -> pl.Expr:
         return pl.coalesce(
             full.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", strict=False),
             full.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False),
+            full.str.to_datetime("%Y-%m-%d %H:%M", time_unit="us", strict=False),
             full.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
         )
     raise AssertionError(f"unreachable cast target {target}")  # pragma: no cover
@@ -126,6 +145,45 @@ def cast_value(value: object, target: ColumnType) -> object:
     source = python_type(value)
     frame = pl.select(cast_expr(literal(value), source, target).alias("v"))
     return frame["v"][0]
+
+
+def convert_value(value: object, target: ColumnType) -> object:
+    """A value written in a recipe (a rule's value, a fill or replace value) as a value of ``target``.
+
+    Raises ValueError when it does not convert exactly: texts are read by the cast rules above; a
+    number with a fraction is no integer; a boolean is no number; a number is a boolean only as the
+    text ``1`` or ``0``; a number is written as text as an integer or as ``double_text`` writes it.
+    None stays None.
+    """
+    if value is None:
+        return None
+    if target == T.STRING:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float):
+            return double_text(value)
+        return str(value)
+    if isinstance(value, bool):
+        if target == T.BOOLEAN:
+            return value
+        raise ValueError(f"{value!r} is not {target.with_article}")
+    if target in (T.INTEGER, T.DOUBLE) and isinstance(value, int | float):
+        if target == T.INTEGER and isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"{value!r} is not an integer")
+            value = int(value)
+        converted: object = float(value) if target == T.DOUBLE else value
+    elif target in (T.DATE, T.TIMESTAMP) and not isinstance(value, str):
+        converted = cast_value(value, target) if python_type(value) in (T.DATE, T.TIMESTAMP) else None
+        if target == T.DATE and python_type(value) == T.TIMESTAMP:
+            converted = None
+    else:
+        converted = cast_value(value if isinstance(value, str) else str(value), target)
+    if converted is None or (isinstance(converted, float) and not math.isfinite(converted)):
+        raise ValueError(f"{value!r} is not {target.with_article}")
+    if isinstance(converted, int) and not isinstance(converted, bool) and not _INT64_MIN <= converted <= _INT64_MAX:
+        raise ValueError(f"{value!r} is outside the 64-bit integer range")
+    return converted
 
 
 def python_type(value: object) -> ColumnType | None:

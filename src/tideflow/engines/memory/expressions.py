@@ -131,6 +131,8 @@ class _Translator:
                 return pl.lit(str(node.this), dtype=pl.String)
             return literal(int(node.this)) if node.is_int else pl.lit(float(node.this), dtype=pl.Float64)
         if isinstance(node, exp.Neg):
+            if self.type_of(node.this) is None:  # -NULL is NULL
+                return pl.lit(None)
             return -self.expr(node.this)
         if isinstance(node, exp.Add | exp.Sub | exp.Mul):
             return self.arithmetic(node)
@@ -204,7 +206,10 @@ class _Translator:
         subject = self.text_of(node.this)
         pattern = node.expression
         if isinstance(pattern, exp.Literal) and pattern.is_string:
-            regex = rw.like_regex(str(pattern.this), insensitive).pattern
+            try:
+                regex = rw.like_regex(str(pattern.this), insensitive).pattern
+            except ValueError as err:
+                raise self.fail(str(err)) from None
             flags = "(?s" + ("i" if insensitive else "") + ")"
             result = subject.str.contains(f"{flags}^(?:{regex})$")
         else:

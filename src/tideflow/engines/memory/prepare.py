@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from tideflow.engines.memory.casting import cast_expr, cast_value, literal, python_type, to_text
+from tideflow.engines.memory.casting import cast_expr, convert_value, to_text
 from tideflow.engines.memory.checks import (
     Where,
     require_column,
@@ -18,7 +18,7 @@ from tideflow.engines.memory.checks import (
     require_unique,
 )
 from tideflow.engines.memory.dtypes import CANONICAL, schema_of
-from tideflow.engines.memory.expressions import coerce_pair, compile_condition, compile_expression
+from tideflow.engines.memory.expressions import compile_condition, compile_expression
 from tideflow.engines.memory.functions import divide, round_half_away
 from tideflow.recipes import visual as v
 from tideflow.recipes.types import ColumnType, Schema, common_type
@@ -42,15 +42,21 @@ def _filter(step: v.FilterStep, frame: DF, schema: Schema, where: Where, path: s
         matches = compile_condition(step.expr, schema, where=where.at(f"{path}.expr"))
     else:
         tests = [_rule(rule, schema, where, f"{path}.rules[{i}]") for i, rule in enumerate(step.rules or [])]
-        combined = tests[0]
-        for test in tests[1:]:
+        combined = pl.lit(step.match == "all")  # all of no rules holds; any of none does not
+        for test in tests:
             combined = combined & test if step.match == "all" else combined | test
         matches = combined.fill_null(False)
     return frame.filter(matches if step.action == "keep" else ~matches)
 
 
 def _rule(rule: v.Rule, schema: Schema, where: Where, path: str) -> pl.Expr:
-    """One rule with SQL semantics: NULL operands give NULL (false once the filter applies it)."""
+    """One rule. Its value is converted to the column's type (an error when it does not convert).
+
+    NULL values match only ``is_null``, ``eq`` null and in-lists holding null: ``eq`` null keeps the
+    NULL rows, ``ne`` null the others; ``in`` [2, null] keeps 2 and NULL; ``not_in`` [2, null] keeps
+    the rows that are neither. Otherwise a NULL in the column gives NULL (false once the filter
+    applies it).
+    """
     typ = require_column(rule.column, schema, where, f"{path}.column")
     col = pl.col(rule.column)
     if rule.op in ("is_null", "not_null"):
@@ -59,34 +65,54 @@ def _rule(rule: v.Rule, schema: Schema, where: Where, path: str) -> pl.Expr:
         values = rule.value if isinstance(rule.value, list) else [rule.value]
         if not values:
             raise where.error(f"{path}.value", f"rule {rule.op!r} needs a non-empty list of values, got []")
-        tests = [_compare(col, typ, value, lambda a, b: a == b) for value in values]
-        found = tests[0]
-        for test in tests[1:]:
-            found = found | test
-        return found if rule.op == "in" else ~found
+        found: pl.Expr = pl.lit(False)
+        for value in values:
+            if value is not None:
+                found = found | (col == _rule_value(value, typ, where, f"{path}.value"))
+        if rule.op == "in":
+            return found | col.is_null() if None in values else found
+        return col.is_not_null() & ~found
     if isinstance(rule.value, list):
         raise where.error(f"{path}.value", f"rule {rule.op!r} takes one value, got a list")
     if rule.op in ("contains", "starts_with", "ends_with"):
-        if not isinstance(rule.value, str):
-            raise where.error(f"{path}.value", f"rule {rule.op!r} takes a string value, got {rule.value!r}")
+        if rule.value is None:
+            raise where.error(f"{path}.value", f"rule {rule.op!r} needs a value, got null")
+        needle = str(convert_value(rule.value, T.STRING))
         text = to_text(col, typ)
         if rule.op == "contains":
-            return text.str.contains(rule.value, literal=True)
+            return text.str.contains(needle, literal=True)
         if rule.op == "starts_with":
-            return text.str.starts_with(rule.value)
-        return text.str.ends_with(rule.value)
+            return text.str.starts_with(needle)
+        return text.str.ends_with(needle)
+    if rule.value is None:
+        if rule.op in ("eq", "ne"):
+            return col.is_null() if rule.op == "eq" else col.is_not_null()
+        raise where.error(f"{path}.value", f"rule {rule.op!r} needs a value, got null")
     ops: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
         "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
         "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
     }
-    return _compare(col, typ, rule.value, ops[rule.op])
+    return ops[rule.op](col, _rule_value(rule.value, typ, where, f"{path}.value"))
 
 
-def _compare(col: pl.Expr, typ: ColumnType, value: Any, op: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> pl.Expr:
-    if value is None:
-        return pl.lit(None, dtype=pl.Boolean)
-    a, b = coerce_pair((col, typ), (literal(value), python_type(value)))
-    return op(a, b)
+def _rule_value(value: Any, typ: ColumnType, where: Where, path: str) -> pl.Expr:
+    """A literal of the column's type, or an error naming ``path``."""
+    return pl.lit(_converted(value, typ, where, path), dtype=CANONICAL[typ])
+
+
+def _converts(value: Any, typ: ColumnType) -> bool:
+    try:
+        convert_value(value, typ)
+    except ValueError:
+        return False
+    return True
+
+
+def _converted(value: Any, typ: ColumnType, where: Where, path: str) -> Any:
+    try:
+        return convert_value(value, typ)
+    except ValueError:
+        raise where.error(path, f"expected {typ.with_article} value, got {value!r}") from None
 
 
 def _formula(step: v.FormulaStep, frame: DF, schema: Schema, where: Where, path: str) -> DF:
@@ -130,10 +156,7 @@ def _fill_empty(step: v.FillEmptyStep, frame: DF, schema: Schema, where: Where, 
     require_columns(step.columns, schema, where, f"{path}.columns")
     exprs = []
     for c in step.columns:
-        value = cast_value(step.value, schema[c])
-        if value is None:
-            raise where.error(f"{path}.value", f"value {step.value!r} does not convert to the {schema[c]} "
-                                               f"column {c!r}")
+        value = _converted(step.value, schema[c], where, f"{path}.value")
         empty = pl.col(c).is_null()
         if schema[c] == T.STRING:
             empty = empty | (pl.col(c) == "")
@@ -144,19 +167,27 @@ def _fill_empty(step: v.FillEmptyStep, frame: DF, schema: Schema, where: Where, 
 
 def _replace(step: v.ReplaceStep, frame: DF, schema: Schema, where: Where, path: str) -> DF:
     require_columns(step.columns, schema, where, f"{path}.columns")
+    for i, rep in enumerate(step.replacements):
+        # An old value one of the columns cannot hold never matches there (a step may replace in
+        # text and number columns at once); one that none of them can hold is a mistake.
+        if rep.old is not None and not any(_converts(rep.old, schema[c]) for c in step.columns):
+            held = ("column " if len(step.columns) == 1 else "columns ") + ", ".join(
+                f"{c!r} is {schema[c].value}" for c in step.columns)
+            types = " or ".join(dict.fromkeys(schema[c].with_article for c in step.columns))
+            raise where.error(f"{path}.replacements[{i}].old",
+                              f"expected {types} value, got {rep.old!r} ({held}: it could never match)")
     exprs = []
     for c in step.columns:
         typ, dtype = schema[c], CANONICAL[schema[c]]
         result = pl.col(c)
         # Built from the last replacement to the first so that the first listed wins.
         for i, rep in reversed(list(enumerate(step.replacements))):
-            old = cast_value(rep.old, typ)
+            if not _converts(rep.old, typ):
+                continue  # a value this column cannot hold never matches here
+            old = convert_value(rep.old, typ)
             if old is None:
                 continue
-            new = None if rep.new is None else cast_value(rep.new, typ)
-            if rep.new is not None and new is None:
-                raise where.error(f"{path}.replacements[{i}].new",
-                                  f"value {rep.new!r} does not convert to the {typ} column {c!r}")
+            new = _converted(rep.new, typ, where, f"{path}.replacements[{i}].new")
             matches = pl.col(c) == pl.lit(old, dtype=dtype)
             result = pl.when(matches).then(pl.lit(new, dtype=dtype)).otherwise(result)
         exprs.append(result.alias(c))
@@ -211,7 +242,9 @@ def _regex_extract(step: v.RegexExtractStep, frame: DF, schema: Schema, where: W
         raise where.error(f"{path}.group", f"pattern {step.pattern!r} has {groups} capture group(s), "
                                            f"got group {step.group}")
     text = to_text(pl.col(step.column), typ)
-    return frame.with_columns(text.str.extract(step.pattern, step.group).alias(step.output))
+    found = text.str.extract(step.pattern, step.group)
+    # An empty match (or a group that took part in no match) is NULL, as on every database.
+    return frame.with_columns(pl.when(found == "").then(None).otherwise(found).alias(step.output))
 
 
 def _date_part(step: v.DatePartStep, frame: DF, schema: Schema, where: Where, path: str) -> DF:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import polars as pl
 
@@ -194,14 +194,25 @@ def _check_order(order_by: list[v.OrderKey], schema: Schema, where: Where) -> No
         require_column(key.column, schema, where, f"order_by[{i}].column")
 
 
-def sort_frame(frame: DF, order_by: list[v.OrderKey], first: list[str] | None = None) -> DF:
-    """A stable sort by ``first`` (ascending, NULLs last) then ``order_by``."""
+def sort_frame(frame: DF, order_by: list[v.OrderKey], first: list[str] | None = None, *,
+               tiebreak: bool = True, exclude: Iterable[str] = ()) -> DF:
+    """Rows sorted by ``first`` (ascending, NULLs last), then ``order_by``, then (``tiebreak``)
+    every remaining column in schema order, ascending, NULLs last: the tie-break that makes the
+    order total, as the SQL engines write it. Strings compare by code point, false before true,
+    NaN after every number. Columns in ``exclude`` (helper columns) are not part of the order.
+
+    Without ``tiebreak`` (``order_is_unique: true``) it is a stable sort on the keys alone: tied
+    rows keep their input order, one of the orders the documented semantics allow.
+    """
     keys, desc, nulls_last = order_exprs(order_by)
-    lead = [pl.col(c) for c in first or []]
-    if not keys and not lead:
+    lead = first or []
+    skip = {k.column for k in order_by} | set(lead) | set(exclude)
+    rest = [c for c in frame.columns if c not in skip] if tiebreak else []
+    if not keys and not lead and not rest:
         return frame
-    return frame.sort([*lead, *keys], descending=[False] * len(lead) + desc,
-                      nulls_last=[True] * len(lead) + nulls_last, maintain_order=True)
+    return frame.sort([*(pl.col(c) for c in lead), *keys, *(pl.col(c) for c in rest)],
+                      descending=[False] * len(lead) + desc + [False] * len(rest),
+                      nulls_last=[True] * len(lead) + nulls_last + [True] * len(rest), maintain_order=True)
 
 
 def run_sort(recipe: v.SortRecipe, frame: pl.DataFrame, where: Where) -> pl.DataFrame:

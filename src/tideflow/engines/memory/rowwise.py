@@ -28,8 +28,21 @@ def any_null(*values: object) -> bool:
 
 
 def like_regex(pattern: str, case_insensitive: bool) -> re.Pattern[str]:
-    """SQL LIKE: ``%`` any run of characters, ``_`` one character, everything else literal."""
-    parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern]
+    """SQL LIKE with ``ESCAPE '\\'``: ``%`` any run of characters, ``_`` one character, a backslash
+    makes the next character literal (``\\%``, ``\\_``, ``\\\\``), everything else is literal.
+
+    A pattern that ends with a lone backslash is an error (ValueError), as in the databases.
+    """
+    parts: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            escaped = next(chars, None)
+            if escaped is None:
+                raise ValueError(f"LIKE pattern {pattern!r} must not end with the escape character '\\'")
+            parts.append(re.escape(escaped))
+        else:
+            parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
     flags = re.DOTALL | (re.IGNORECASE if case_insensitive else 0)
     return re.compile("".join(parts), flags)
 

@@ -5,7 +5,7 @@ digits read as an integer ``h`` in ``[0, 16**8)``. A share ``r`` becomes the thr
 ``int(r * 16**8)``; ``h < threshold`` is the test (an integer comparison: the 8-digit hex strings
 compare the same way, but the threshold of a cumulative ratio of exactly 1 has 9 digits).
 Key text: integers in decimal, strings as they are, dates ``YYYY-MM-DD``, booleans ``true``/``false``,
-NULL the empty string; doubles and timestamps as ``casting.to_text`` writes them.
+NULL the empty string. Keys must be of those types (a double's or timestamp's text is not portable).
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from tideflow.engines.memory.relational import sort_frame
 from tideflow.engines.memory.rowwise import rowwise
 from tideflow.errors import did_you_mean
 from tideflow.recipes import visual as v
+from tideflow.recipes.types import ColumnType
 
 SCALE = 16**8
+HASH_KEY_TYPES = (ColumnType.INTEGER, ColumnType.STRING, ColumnType.DATE, ColumnType.BOOLEAN)
 
 
 def hash_fraction_text(seed: int, key_texts: list[str]) -> str:
@@ -41,6 +43,11 @@ def row_hash(frame: pl.DataFrame, seed: int, key: list[str], where: Where, path:
     """An Int64 expression: the hash of each row, in ``[0, 16**8)``."""
     schema = schema_of(frame)
     require_columns(key, schema, where, path)
+    for i, column in enumerate(key):
+        if schema[column] not in HASH_KEY_TYPES:
+            raise where.error(f"{path}[{i}]", f"random key {column!r} is {schema[column]}; expected integer, "
+                                              "string, date or boolean (a double's text form differs between "
+                                              "engines)")
     texts = [to_text(pl.col(c), schema[c]).fill_null("") for c in key]
     return rowwise(lambda *parts: int(hash_fraction_text(seed, list(parts)), 16), texts, pl.Int64())
 

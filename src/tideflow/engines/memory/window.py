@@ -1,7 +1,9 @@
 """The window recipe: ranking, lag/lead and framed aggregates per partition.
 
-Rows are sorted by the partition keys then ``order_by`` (a stable sort: rows that tie keep their
-input order), the window columns computed, and the rows put back in input order. Framed aggregates
+Rows are sorted by the partition keys, then ``order_by``, then (unless ``order_is_unique``) their
+remaining columns, so that rows tied on ``order_by`` are in one documented order (``sort_frame``);
+the window columns are computed and the rows put back in input order. Without ``order_by`` a frame
+runs over that tie-break order. Framed aggregates
 are computed row by row in Python over ``ROWS BETWEEN`` frames: plain and obviously right.
 """
 
@@ -31,7 +33,8 @@ def run_window(recipe: v.WindowRecipe, frame: pl.DataFrame, where: Where) -> pl.
     schema = schema_of(frame)
     _validate(recipe, schema, where)
     part = recipe.partition_by
-    ordered = sort_frame(frame.with_row_index("__row"), recipe.order_by, part)
+    ordered = sort_frame(frame.with_row_index("__row"), recipe.order_by, part,
+                         tiebreak=not recipe.order_is_unique, exclude=["__row"])
     row_number = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
     if part:
         row_number = row_number.over(part)
@@ -58,10 +61,6 @@ def _validate(recipe: v.WindowRecipe, schema: Schema, where: Where) -> None:
         if fn.fn in _RANKING and not recipe.order_by:
             raise where.error(f"{path}.fn", f"window function {fn.fn!r} needs the recipe's 'order_by' "
                                             "(expected at least one order key, got none)")
-        bounded = fn.frame is not None and (fn.frame.preceding is not None or fn.frame.following is not None)
-        if bounded and not recipe.order_by:
-            raise where.error(f"{path}.frame", "a bounded frame needs the recipe's 'order_by' (rows have no "
-                                               "order otherwise)")
         if fn.output_name in schema:
             raise where.error(f"{path}.output", f"output column {fn.output_name!r} already exists "
                                                 "(expected a new name)")

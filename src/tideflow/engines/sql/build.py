@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -61,6 +62,19 @@ class Ctx:
             if name in seen:
                 raise self.error(key_path, f"duplicate output column {name!r}: rename or prefix one of them")
             seen.add(name)
+            self.check_name_length(name, key_path)
+
+    def check_name_length(self, name: str, key_path: str | None) -> None:
+        """A name longer than the dialect keeps (``max_name_bytes``) is an error, not a silent truncation."""
+        limit = self.traits.max_name_bytes
+        size = len(name.encode("utf-8"))
+        if limit is not None and size > limit:
+            raise ProjectError(
+                f"output column name {name!r} is {size} bytes long; a {self.traits.name} database keeps only the first "
+                f"{limit} bytes of a name (two long names could become one): expected at most {limit} bytes, "
+                "shorten it",
+                file=self.where, key_path=key_path,
+            )
 
 
 def ident(name: str) -> exp.Identifier:
@@ -109,43 +123,88 @@ def literal(value: object, typ: ColumnType, traits: DialectTraits) -> exp.Expr:
     return cast(exp.Literal.string(str(value)), traits, typ)
 
 
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_DOUBLE_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIMESTAMP_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?")
+TRUE_TEXTS = ("true", "t", "1", "yes", "y")
+FALSE_TEXTS = ("false", "f", "0", "no", "n")
+
+
 def convert_value(value: object, typ: ColumnType) -> object:
-    """Convert a spec value to ``typ`` at compile time; raises ValueError when it does not fit."""
+    """Convert a spec value (a rule's value, a fill, replace or pivot value) to ``typ`` at compile time;
+    raises ValueError when it does not convert exactly. The rules are the memory engine's
+    (``engines.memory.casting.convert_value``), so that a value one engine refuses every engine refuses:
+
+    * a boolean is only a boolean; a number with a fraction is no integer; integers stay within 64 bits,
+      doubles are finite;
+    * a text, after surrounding spaces, reads as an integer ``[+-]?[0-9]+``, a double
+      ``[+-]?(digits[.digits]|.digits)([eE][+-]?digits)?``, a boolean (``true t 1 yes y`` /
+      ``false f 0 no n``, any letter case), a date ``YYYY-MM-DD``, a timestamp
+      ``YYYY-MM-DD[(T| )HH:MM[:SS[.ffffff]]]``; a number is read as its text for a boolean;
+    * a date or timestamp value (YAML reads them as such) is a date or a timestamp; a timestamp is
+      no date.
+
+    Dates and timestamps come back as ISO text (``literal`` casts them); None stays None.
+    """
     if value is None:
         return None
     if typ == ColumnType.STRING:
         if isinstance(value, bool):
             return "true" if value else "false"
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float):
             return repr(value)
         return str(value)
-    if typ == ColumnType.BOOLEAN:
-        if isinstance(value, bool):
+    if isinstance(value, bool):
+        if typ == ColumnType.BOOLEAN:
             return value
-        text = str(value).strip().lower()
-        if text in ("true", "t", "1", "yes", "y"):
+        raise ValueError(f"{value!r} is not {typ.with_article}")
+    if typ in (ColumnType.INTEGER, ColumnType.DOUBLE) and isinstance(value, int | float):
+        if typ == ColumnType.INTEGER:
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError(f"{value!r} is not an integer")
+                value = int(value)
+            return _int64(value)
+        return _finite(float(value), value)
+    if typ in (ColumnType.DATE, ColumnType.TIMESTAMP) and not isinstance(value, str):
+        if isinstance(value, dt.datetime):
+            if typ == ColumnType.DATE:
+                raise ValueError(f"{value!r} is not a date")
+            return value.isoformat(sep=" ")
+        if isinstance(value, dt.date):
+            return value.isoformat() if typ == ColumnType.DATE else f"{value.isoformat()} 00:00:00"
+        raise ValueError(f"{value!r} is not {typ.with_article}")
+    text = str(value).strip(" ")
+    if typ == ColumnType.BOOLEAN:
+        if text.lower() in TRUE_TEXTS:
             return True
-        if text in ("false", "f", "0", "no", "n"):
+        if text.lower() in FALSE_TEXTS:
             return False
-        raise ValueError(f"{value!r} is not a boolean")
-    if typ == ColumnType.INTEGER:
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not an integer")
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError(f"{value!r} is not an integer")
-            return int(value)
-        return int(str(value).strip())
-    if typ == ColumnType.DOUBLE:
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a number")
-        result = float(value)  # type: ignore[arg-type]
-        if not math.isfinite(result):
-            raise ValueError(f"{value!r} is not a finite number")
-        return result
-    if typ == ColumnType.DATE:
-        return dt.date.fromisoformat(str(value)).isoformat()
-    return dt.datetime.fromisoformat(str(value)).isoformat(sep=" ")
+    elif typ == ColumnType.INTEGER:
+        if _INT_TEXT.fullmatch(text):
+            return _int64(int(text))
+    elif typ == ColumnType.DOUBLE:
+        if _DOUBLE_TEXT.fullmatch(text):
+            return _finite(float(text), value)
+    elif typ == ColumnType.DATE:
+        if _DATE_TEXT.fullmatch(text):
+            return dt.date.fromisoformat(text).isoformat()
+    elif _TIMESTAMP_TEXT.fullmatch(text):
+        return dt.datetime.fromisoformat(text).isoformat(sep=" ")
+    raise ValueError(f"{value!r} is not {typ.with_article}")
+
+
+def _int64(value: int) -> int:
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"{value!r} is outside the 64-bit integer range")
+    return value
+
+
+def _finite(result: float, value: object) -> float:
+    if not math.isfinite(result):
+        raise ValueError(f"{value!r} is not a finite number")
+    return result
 
 
 def from_item(relation: exp.Expr, name: str, *, copy: bool = True) -> exp.Expr:

@@ -4,7 +4,9 @@ Strings are checked against the formats below (after removing leading/trailing s
 any SQL cast runs, so every engine accepts exactly the same texts:
 
 * integer: ``^[+-]?[0-9]+$`` and within the 64-bit range;
-* double: ``^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]{1,4})?$`` and finite;
+* double: ``^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?$`` (any number of exponent digits),
+  read as the nearest double: a text beyond the largest double (``1e400``) gives NULL, a text too small
+  for the smallest subnormal double (``1e-400``) gives 0.0, subnormals (``1e-310``) are kept;
 * boolean (case-insensitive): true/t/1/yes/y and false/f/0/no/n;
 * date: ``YYYY-MM-DD`` naming a real calendar day, year >= 1;
 * timestamp: a date, optionally followed by `` `` or ``T`` and ``HH:MM[:SS[.ffffff]]`` (hour <= 23,
@@ -26,7 +28,14 @@ from tideflow.recipes.types import ColumnType
 T = ColumnType
 
 INTEGER_RE = r"^[+-]?[0-9]+$"
-DOUBLE_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?$"
+DOUBLE_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# Exponents without their leading zeros; one of 5 digits or more is out of range either way.
+_EXPONENT_ZEROS = r"([eE][+-]?)0+([0-9])"
+_BIG_EXPONENT = r"[eE][+-]?[0-9]{5,}$"
+_TINY_OR_ZERO = r"(^[+-]?[0.]*[eE])|([eE]-)"  # a zero mantissa, or a negative exponent
+# 2^1024 - 2^970: this and beyond round to infinity; 2^-1075 and below round to 0.0.
+_DOUBLE_OVERFLOW = str(2**1024 - 2**970)
+_DOUBLE_UNDERFLOW = "2.4703282292062327208828439643411068618252990130716238221279284125033775e-324"
 DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
 TRUE_TEXTS = ("true", "t", "1", "yes", "y")
@@ -123,19 +132,20 @@ def _from_string(value: exp.Expr, dst: ColumnType, traits: DialectTraits) -> exp
         return _case((matches(text, INTEGER_RE), inner))
     if dst == T.DOUBLE:
         if traits.has_try_cast:
-            inner = exp.TryCast(this=text.copy(), to=sql_type(traits, T.DOUBLE))
+            parsed = exp.TryCast(this=text.copy(), to=sql_type(traits, T.DOUBLE))
+            infinity = cast(_s("Infinity"), traits, T.DOUBLE)
+            inner = _case((exp.LT(this=exp.Abs(this=parsed), expression=infinity), parsed.copy()))
         else:
-            magnitude = exp.Abs(this=exp.Cast(this=text.copy(), to=exp.DataType.build("DECIMAL")))
-            in_range = exp.or_(
-                exp.EQ(this=magnitude, expression=_n(0)),
-                exp.Between(
-                    this=magnitude.copy(),
-                    low=_n("2.2250738585072014e-308"),
-                    high=_n("1.7976931348623157e308"),
-                ),
-                copy=False,
+            # The exact value (NUMERIC) decides; only then the cast, which would raise out of range.
+            plain = exp.RegexpReplace(this=text.copy(), expression=_s(_EXPONENT_ZEROS), replacement=_s("\\1\\2"))
+            magnitude = exp.Abs(this=exp.Cast(this=plain.copy(), to=exp.DataType.build("DECIMAL")))
+            zero = cast(_n("0.0"), traits, T.DOUBLE)
+            inner = _case(
+                (matches(plain.copy(), _BIG_EXPONENT),
+                 _case((matches(plain.copy(), _TINY_OR_ZERO), zero.copy()))),
+                (exp.LTE(this=magnitude, expression=_n(_DOUBLE_UNDERFLOW)), zero),
+                (exp.LT(this=magnitude.copy(), expression=_n(_DOUBLE_OVERFLOW)), cast(plain, traits, T.DOUBLE)),
             )
-            inner = _case((in_range, cast(text.copy(), traits, T.DOUBLE)))
         return _case((matches(text, DOUBLE_RE), inner))
     if dst == T.DATE:
         return _case((matches(text, DATE_RE), _case((_valid_day(text, traits), cast(text.copy(), traits, T.DATE)))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import sqlglot
@@ -63,7 +64,39 @@ def parse_sql_recipe(recipe: SqlRecipe, ctx: Ctx) -> exp.Query:
             f"expected one SELECT query, got {a(str(kind))} statement: a SQL recipe only reads "
             "its inputs; Tideflow writes the output",
         )
+    _check_shape(tree, ctx)
     return tree
+
+
+def _width(query: exp.Expr) -> int | None:
+    """How many columns ``query`` gives, when that is plain (no ``*``)."""
+    while isinstance(query, exp.Subquery | exp.Paren):
+        query = query.this
+    if isinstance(query, exp.SetOperation):
+        return _width(query.this)
+    if not isinstance(query, exp.Select):
+        return None
+    if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and isinstance(s.this, exp.Star))
+           for s in query.expressions):
+        return None
+    return len(query.expressions)
+
+
+def _check_shape(tree: exp.Query, ctx: Ctx) -> None:
+    """What every database refuses whatever the inputs: a SELECT without columns, a set operation
+    (UNION, EXCEPT, INTERSECT) of queries with different numbers of columns, a negative LIMIT or OFFSET."""
+    for node in tree.walk():
+        if isinstance(node, exp.Select) and not node.expressions:
+            raise ctx.error("sql", "a SELECT without columns: expected at least one column after SELECT")
+        if isinstance(node, exp.SetOperation):
+            left, right = _width(node.this), _width(node.expression)
+            if left is not None and right is not None and left != right:
+                kind = type(node).__name__.upper()
+                raise ctx.error("sql", f"the two sides of a {kind} give {left} and {right} columns: expected the "
+                                       "same number of columns on both sides")
+        if isinstance(node, exp.Limit | exp.Offset) and isinstance(node.expression, exp.Neg):
+            kind = type(node).__name__.upper()
+            raise ctx.error("sql", f"{kind} {node.expression.sql()}: expected a number >= 0")
 
 
 def _cte_names(tree: exp.Expr) -> set[str]:
@@ -160,3 +193,48 @@ def sql_output_schema(recipe: SqlRecipe, inputs: Mapping[str, SqlInput], ctx: Ct
             )
         schema[name] = typ
     return schema
+
+
+_UNRESOLVED = (
+    re.compile(r"Column '(?P<name>[^']+)' could not be resolved(?: for table: '(?P<table>[^']+)')?"
+               r"(?:\. Line: (?P<line>\d+), Col: (?P<col>\d+))?"),
+    re.compile(r"Unknown column: (?P<name>.+)$"),
+)
+
+
+def check_sql_columns(tree: exp.Query, recipe: SqlRecipe, inputs: Mapping[str, SqlInput], ctx: Ctx) -> None:
+    """Refuse a query that reads a column none of its inputs has, when sqlglot's qualifier says so
+    clearly (``Column 'x' could not be resolved``). Conservative: any other qualifier problem (a
+    construct it does not know) is left to the database, and so is a name that matches an input column
+    in another letter case (the dialects fold case differently)."""
+    mapping: dict[str, object] = {
+        name: {c: _TYPE_NAMES[t] for c, t in inputs[name].schema.items()} for name in recipe.inputs
+    }
+    try:
+        qualify(tree.copy(), dialect=recipe.dialect, schema=mapping, quote_identifiers=False, identify=False,
+                validate_qualify_columns=True)
+    except (OptimizeError, SqlglotError) as err:
+        message = str(err)
+    except Exception:  # the qualifier's own bugs must not refuse a query
+        return
+    else:
+        return
+    match = next((m for m in (p.search(message) for p in _UNRESOLVED) if m is not None), None)
+    if match is None:
+        return
+    name = match.group("name").strip()
+    columns = list(dict.fromkeys(c for n in recipe.inputs for c in inputs[n].schema))
+    table = match.groupdict().get("table")
+    known_tables = {t.alias_or_name.lower() for t in tree.find_all(exp.Table, exp.Subquery, exp.CTE)}
+    if table is not None and table.lower() not in known_tables:
+        what = f"unknown table or alias {table!r} (in {table!r}.{name!r})"
+    elif name.lower() in {c.lower() for c in columns} or name.lower() == "all":
+        return
+    else:
+        what = f"unknown column {name!r}{did_you_mean(name, columns)}"
+    line, col = match.groupdict().get("line"), match.groupdict().get("col")
+    # sqlglot points at the last character of the name
+    at = f" at line {line}, column {max(1, int(col) - len(name) + 1)}" if line and col else ""
+    source = f" of {recipe.file}" if recipe.file else ""
+    inputs_text = "; ".join(f"{n}: {', '.join(inputs[n].schema) or 'none'}" for n in recipe.inputs)
+    raise ctx.error("sql", f"{what} in the query{source}{at} (columns of the inputs: {inputs_text})")

@@ -7,7 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from sqlglot import exp
 
 from tideflow.engines.sql.build import Ctx, SqlInput
-from tideflow.engines.sql.code import bind_inputs, check_transpile, parse_sql_recipe, sql_output_schema
+from tideflow.engines.sql.code import (
+    bind_inputs,
+    check_sql_columns,
+    check_transpile,
+    parse_sql_recipe,
+    sql_output_schema,
+)
 from tideflow.engines.sql.dialects import generate, traits_for
 from tideflow.engines.sql.join import compile_join
 from tideflow.engines.sql.prepare import compile_prepare
@@ -72,7 +78,9 @@ def _compile(
     first = inputs[recipe.inputs[0]]
     if isinstance(recipe, SqlRecipe):
         out = _one_output(recipe, ctx)
-        tree = bind_inputs(parse_sql_recipe(recipe, ctx), recipe, inputs, ctx)
+        parsed = parse_sql_recipe(recipe, ctx)
+        tree = bind_inputs(parsed, recipe, inputs, ctx)
+        check_sql_columns(parsed, recipe, inputs, ctx)
         check_transpile(tree, recipe, ctx.traits, f"sql recipe {recipe.name!r}")
         return {out: (tree, {})}
     if isinstance(recipe, v.JoinRecipe):
@@ -102,6 +110,11 @@ def compile_recipe(
     when the recipe cannot be expressed in SQL for this dialect.
     """
     compiled = _compile(recipe, inputs, dialect, pivot_values, where)
+    ctx = Ctx(traits_for(dialect), _where(recipe, where))
+    for output, (_, schema) in compiled.items():
+        for column in schema:
+            ctx.check_name_length(column, f"outputs[{recipe.outputs.index(output)}]"
+                                  if output in recipe.outputs else None)
     queries = {name: query for name, (query, _) in compiled.items()}
     step = f"{recipe.type} recipe {recipe.name!r}"
     for query in queries.values():

@@ -54,6 +54,9 @@ class DialectTraits:
     * ``shared_window_frame``: row_number, lag and lead (which ignore the frame) are written with
       the frame of the recipe's first ordered aggregate, so the database evaluates them in the same
       pass: PostgreSQL plans one WindowAgg node per distinct window definition, frame included.
+    * ``max_name_bytes``: the longest name (identifier) the database keeps, in UTF-8 bytes;
+      PostgreSQL silently truncates longer ones to 63 bytes, so two long output columns could become
+      one: a longer output column name is refused (None: no limit that matters).
     * ``risky_foreign_nodes``: node types that sqlglot transpiles *into* this dialect with a
       different meaning; a SQL recipe written in another dialect that uses them is refused.
     """
@@ -69,6 +72,7 @@ class DialectTraits:
     seconds_between: SecondsBetween = "epochs"
     date_part_double: bool = False
     shared_window_frame: bool = False
+    max_name_bytes: int | None = None
     risky_foreign_nodes: tuple[type[exp.Expr], ...] = field(default_factory=tuple)
 
 
@@ -95,6 +99,7 @@ TRAITS: dict[str, DialectTraits] = {
         seconds_between="interval_epoch",
         date_part_double=True,
         shared_window_frame=True,
+        max_name_bytes=63,
         risky_foreign_nodes=(exp.TryCast, exp.Pivot, exp.Median),
     ),
     "spark": DialectTraits(

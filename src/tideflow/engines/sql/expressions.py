@@ -3,7 +3,8 @@
 The user's expression is parsed and checked by ``tideflow.recipes.expressions``; this module
 rebuilds the tree node by node: columns become quoted identifiers, ``/`` is double division with
 NULL for a zero divisor, ``%`` by zero is NULL, casts are safe casts, ROUND is half away from zero,
-string ordering uses the binary collation, domain errors of sqrt/ln/exp/power give NULL.
+string ordering uses the binary collation, domain errors of sqrt/ln/exp/power give NULL, and so
+does a result of exp/power beyond the largest double (one too small for a double is 0.0).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from sqlglot import exp
 from tideflow.engines.sql.build import Ctx, binary, cast, col, typed_null
 from tideflow.engines.sql.casts import round_half_away, safe_cast, to_text
 from tideflow.errors import ExpressionError
-from tideflow.recipes.expressions import CAST_TYPES, infer_type, parse_checked
+from tideflow.recipes.expressions import CAST_TYPES, infer_type, is_text_literal, parse_checked
 from tideflow.recipes.types import ColumnType
 
 T = ColumnType
 Resolver = Callable[[str], exp.Expr]
 
-# exp(x) overflows a double above this.
+# exp(x) overflows a double above this (POWER too: its result is exp(power * ln|base|)) ...
 _EXP_LIMIT = "709.782712893384"
+# ... and rounds to 0.0 below this (ln 2^-1075), where PostgreSQL's POWER raises "underflow".
+_UNDERFLOW_LIMIT = "-745.1332191019412"
 
 
 def compile_expression(
@@ -188,27 +191,79 @@ class _Rewriter:
             copy=False,
         )
         undefined = exp.or_(zero_to_negative, negative_to_fraction, copy=False)
+        # log(|result|) = power * ln(|base|), with the power clamped so that the product stays finite
+        # (|ln| <= 745 for a double, and beyond 1e300 the answer is the same); no ln(0).
+        clamped = exp.Greatest(this=exp.Least(this=power.copy(), expressions=[_n("1e300")]), expressions=[_n("-1e300")])
+        log_size = exp.Mul(
+            this=self.double_literal(clamped),
+            expression=exp.Ln(this=exp.Nullif(this=exp.Abs(this=base.copy()), expression=_n(0))),
+        )
         return (
             exp.Case()
             .when(undefined, typed_null(self.traits, T.DOUBLE), copy=False)
+            .when(exp.GTE(this=log_size, expression=_n(_EXP_LIMIT)), typed_null(self.traits, T.DOUBLE), copy=False)
+            .when(exp.LTE(this=log_size.copy(), expression=_n(_UNDERFLOW_LIMIT)), self.double_literal(_n("0.0")),
+                  copy=False)
             .else_(exp.Pow(this=base, expression=power), copy=False)
         )
 
+    def double_literal(self, value: exp.Expr) -> exp.Expr:
+        return cast(value, self.traits, T.DOUBLE)
+
     # ------------------------------------------------------------ comparisons
 
-    def ordering(self, node: exp.Expr) -> exp.Expr:
-        typ = self.type_of(node.this) or self.type_of(node.expression)
-        return type(node)(
-            this=binary(self.rewrite(node.this), typ, self.traits), expression=self.rewrite(node.expression)
-        )
+    def operand(self, node: exp.Expr, other: ColumnType | None) -> exp.Expr:
+        """``node`` rewritten to face a value of type ``other``: a text literal facing another type is
+        cast to it (``check_expression`` made sure it reads as one on every engine)."""
+        rewritten = self.rewrite(node)
+        if other not in (None, T.STRING) and is_text_literal(typing.cast(exp.Expression, node)):
+            return cast(rewritten, self.traits, typing.cast(ColumnType, other))
+        return rewritten
+
+    def faces_other_types(self, node: exp.Expr, others: list[exp.Expr]) -> bool:
+        """A text literal compared with values that are not text: one comparison per value."""
+        return is_text_literal(typing.cast(exp.Expression, node)) and any(
+            self.type_of(o) not in (None, T.STRING) for o in others)
+
+    def comparison(self, node: exp.Expr) -> exp.Expr:
+        lt, rt = self.type_of(node.this), self.type_of(node.expression)
+        left, right = self.operand(node.this, rt), self.operand(node.expression, lt)
+        if isinstance(node, exp.GT | exp.GTE | exp.LT | exp.LTE) and (lt or rt) == T.STRING == (rt or lt):
+            left = binary(left, T.STRING, self.traits)
+        return type(node)(this=left, expression=right)
+
+    def in_(self, node: exp.Expr) -> exp.Expr:
+        if self.faces_other_types(node.this, node.expressions):
+            tests = [self.comparison(exp.EQ(this=node.this.copy(), expression=item.copy()))
+                     for item in node.expressions]
+            result = tests[0]
+            for test in tests[1:]:
+                result = exp.Or(this=result, expression=test)
+            return exp.Paren(this=result)
+        subject = self.type_of(node.this)
+        return exp.In(this=self.rewrite(node.this), expressions=[self.operand(i, subject) for i in node.expressions])
 
     def between(self, node: exp.Expr) -> exp.Expr:
+        low, high = node.args["low"], node.args["high"]
+        if self.faces_other_types(node.this, [low, high]):
+            return exp.Paren(this=exp.And(
+                this=self.comparison(exp.GTE(this=node.this.copy(), expression=low.copy())),
+                expression=self.comparison(exp.LTE(this=node.this.copy(), expression=high.copy())),
+            ))
         typ = self.type_of(node.this)
         return exp.Between(
             this=binary(self.rewrite(node.this), typ, self.traits),
-            low=self.rewrite(node.args["low"]),
-            high=self.rewrite(node.args["high"]),
+            low=self.operand(low, typ),
+            high=self.operand(high, typ),
         )
+
+    def nullif(self, node: exp.Expr) -> exp.Expr:
+        if self.faces_other_types(node.this, [node.expression]):
+            equal = self.comparison(exp.EQ(this=node.this.copy(), expression=node.expression.copy()))
+            return exp.Case().when(equal, typed_null(self.traits, T.STRING), copy=False).else_(
+                self.rewrite(node.this), copy=False)
+        return exp.Nullif(this=self.rewrite(node.this),
+                          expression=self.operand(node.expression, self.type_of(node.this)))
 
     def like(self, node: exp.Expr) -> exp.Expr:
         # Backslash escapes % and _ on every engine (DuckDB has no default escape character).
@@ -229,12 +284,20 @@ class _Rewriter:
     def case(self, node: exp.Expr) -> exp.Expr:
         # The WHEN branches of a CASE are If nodes: rewrite their parts, keep them as branches.
         result = self.type_of(node)
+        operand = node.this
+        branches = node.args.get("ifs") or []
+        if operand is not None and self.faces_other_types(operand, [b.this for b in branches]):
+            # CASE 'x' WHEN "n" ...: a searched CASE, one comparison per branch.
+            conditions = [self.comparison(exp.EQ(this=operand.copy(), expression=b.this.copy())) for b in branches]
+            operand = None
+        else:
+            facing = self.type_of(operand) if operand is not None else None
+            conditions = [self.operand(b.this, facing) for b in branches]
         ifs = [
-            exp.If(this=self.rewrite(branch.this), true=self.branch(branch.args["true"], result))
-            for branch in node.args.get("ifs") or []
+            exp.If(this=condition, true=self.branch(branch.args["true"], result))
+            for condition, branch in zip(conditions, branches, strict=True)
         ]
         default = node.args.get("default")
-        operand = node.this
         return exp.Case(
             this=self.rewrite(operand) if operand is not None else None,
             ifs=ifs,
@@ -271,9 +334,11 @@ class _Rewriter:
         return exp.Paren(this=result)
 
     def string_fn(self, node: exp.Expr) -> exp.Expr:
-        """Functions whose first argument is text."""
+        """Functions of text: every argument that is text is read as text (a number as its text)."""
         new = self.generic(node)
-        new.set("this", self.text_of(node.this))
+        for key in ("this", "expression", "replacement", "substr"):
+            if node.args.get(key) is not None:
+                new.set(key, self.text_of(node.args[key]))
         return new
 
     def left_right(self, node: exp.Expr) -> exp.Expr:
@@ -283,7 +348,7 @@ class _Rewriter:
         chars = node.args.get("expression")
         return exp.Trim(
             this=self.text_of(node.this),
-            expression=self.rewrite(chars) if chars is not None else exp.Literal.string(" "),
+            expression=self.text_of(chars) if chars is not None else exp.Literal.string(" "),
             position=node.args.get("position"),
         )
 
@@ -333,11 +398,15 @@ _HANDLERS: dict[type[exp.Expr], Callable[[_Rewriter, exp.Expr], exp.Expr]] = {
     exp.Ln: _Rewriter.guarded,
     exp.Exp: _Rewriter.guarded,
     exp.Pow: _Rewriter.power,
-    exp.GT: _Rewriter.ordering,
-    exp.GTE: _Rewriter.ordering,
-    exp.LT: _Rewriter.ordering,
-    exp.LTE: _Rewriter.ordering,
+    exp.EQ: _Rewriter.comparison,
+    exp.NEQ: _Rewriter.comparison,
+    exp.GT: _Rewriter.comparison,
+    exp.GTE: _Rewriter.comparison,
+    exp.LT: _Rewriter.comparison,
+    exp.LTE: _Rewriter.comparison,
+    exp.In: _Rewriter.in_,
     exp.Between: _Rewriter.between,
+    exp.Nullif: _Rewriter.nullif,
     exp.Like: _Rewriter.like,
     exp.ILike: _Rewriter.like,
     exp.Greatest: _Rewriter.extreme,

@@ -63,6 +63,14 @@ def _value(value: object, typ: ColumnType, ctx: Ctx, key_path: str) -> exp.Expr:
         raise ctx.error(key_path, f"expected {typ.with_article} value, got {value!r}") from None
 
 
+def _converts(value: object, typ: ColumnType) -> bool:
+    try:
+        convert_value(value, typ)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def _typed_columns(
     step_columns: list[str],
     schema: Schema,
@@ -194,7 +202,17 @@ def _fill_empty(step: v.FillEmptyStep, schema: Schema, ctx: Ctx, kp: str) -> Ste
 
 def _replace(step: v.ReplaceStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
     columns = _same(schema)
-    for name, typ in _typed_columns(step.columns, schema, ctx, kp):
+    typed = _typed_columns(step.columns, schema, ctx, kp)
+    for i, rep in enumerate(step.replacements):
+        # An old value one of the columns cannot hold never matches there (a step may replace in text and
+        # number columns at once); one that none of them can hold is a mistake.
+        if rep.old is not None and not any(_converts(rep.old, typ) for _, typ in typed):
+            held = ("column " if len(typed) == 1 else "columns ") + ", ".join(
+                f"{name!r} is {typ.value}" for name, typ in typed)
+            types = " or ".join(dict.fromkeys(typ.with_article for _, typ in typed))
+            raise ctx.error(f"{kp}.replacements[{i}].old",
+                            f"expected {types} value, got {rep.old!r} ({held}: it could never match)")
+    for name, typ in typed:
         case = exp.Case()
         for i, rep in enumerate(step.replacements):
             try:

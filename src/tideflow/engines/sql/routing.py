@@ -137,10 +137,15 @@ def compile_sample(recipe: v.SampleRecipe, source: SqlInput, ctx: Ctx) -> tuple[
 # ---------------------------------------------------------------- pivot
 
 
-def pivot_name(value: object) -> str:
+def pivot_name(value: object, typ: ColumnType | None = None) -> str:
+    """The text of a pivot value in its output column names, as the memory engine writes it: a
+    timestamp's fraction loses its trailing zeros (``10:00:00.5``), a boolean is ``true``/``false``."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    text = str(value)
+    if typ == ColumnType.TIMESTAMP and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def _pivot_values(
@@ -168,7 +173,7 @@ def _pivot_values(
             raise ctx.error(
                 f"{key}[{i}]", f"expected {typ.with_article} value for column {recipe.column!r}, got {value!r}"
             ) from None
-        if converted is not None and converted not in values:
+        if converted is not None:
             values.append(converted)
     return values
 
@@ -192,15 +197,23 @@ def compile_pivot(
     projections: list[exp.Expr] = [col(k) for k in index]
     out_schema: Schema = dict(index)
     generated: list[str] = []
-    for value in _pivot_values(recipe, typ, pivot_values, ctx):
+    listed = recipe.values is not None
+    for i, value in enumerate(_pivot_values(recipe, typ, pivot_values, ctx)):
         matches = exp.EQ(this=col(recipe.column), expression=literal(value, typ, ctx.traits))
         for agg, agg_type in aggs:
             if len(aggs) == 1:
-                name = pivot_name(value)
+                name = pivot_name(value, typ)
             elif agg.column is None:
-                name = f"{pivot_name(value)}_{agg.fn}"
+                name = f"{pivot_name(value, typ)}_{agg.fn}"
             else:
-                name = f"{pivot_name(value)}_{agg.column}_{agg.fn}"
+                name = f"{pivot_name(value, typ)}_{agg.column}_{agg.fn}"
+            if not name:
+                raise ctx.error(
+                    f"values[{i}]" if listed else "column",
+                    f"the pivot value '' (empty text) of column {recipe.column!r} would name an output column ''; "
+                    "expected a non-empty name: replace empty texts first (a replace or fill_empty step)"
+                    + ("" if listed else ", or list 'values'"),
+                )
             picked = col(agg.column) if agg.column is not None else exp.Literal.number(1)
             when = exp.Case().when(matches.copy(), picked, copy=False)
             if agg.fn == "count":
@@ -219,6 +232,13 @@ def compile_pivot(
             out_schema[name] = out_type
             generated.append(name)
     ctx.check_new_names([*index, *generated], "values")
+    if not projections:
+        raise ctx.error(
+            "values" if listed else "column",
+            f"this pivot has no output column: the pivot column {recipe.column!r} has no values"
+            + (" (its input has no rows)" if not listed else "") + " and there is no 'index'; "
+            "expected at least one: list 'values' or add an 'index'",
+        )
     query = select(projections, rel)
     if index:
         query = query.group_by(*(col(k) for k in index), copy=False)
