@@ -70,3 +70,11 @@ def test_a_python_recipe_cannot_ask_for_the_sql_engine() -> None:
     """Python runs in memory; ``engine: sql`` used to be accepted and silently ignored."""
     assert "Input should be 'auto' or 'memory'" in refused({"type": "python", "file": "p.py", "engine": "sql"})
     assert load({"type": "python", "file": "p.py", "engine": "memory"}).engine == "memory"
+
+
+@pytest.mark.parametrize("op", ["in", "not_in"])
+def test_an_in_rule_needs_values(op: str) -> None:
+    """SQL ran ``IN ()`` (or refused it, by database) while the memory engine refused it."""
+    message = refused({"type": "prepare", "steps": [{"op": "filter", "rules": [{"column": "x", "op": op,
+                                                                                "value": []}]}]})
+    assert f"rule '{op}' needs a non-empty list of values, got []" in message

@@ -52,6 +52,12 @@ class Rule(Strict):
     ]
     value: Scalars = None
 
+    @model_validator(mode="after")
+    def _list_for_in(self) -> Rule:
+        if self.op in ("in", "not_in") and self.value == []:  # every engine would answer differently
+            raise ValueError(f"rule {self.op!r} needs a non-empty list of values, got []")
+        return self
+
 
 class FilterStep(Strict):
     """Keep (or remove) rows matching an expression or a list of rules."""
