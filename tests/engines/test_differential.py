@@ -133,7 +133,7 @@ def test_round_at_ties_agrees_with_the_memory_engine(engines: dict[str, Any]) ->
 
 
 DOUBLES = [1e-05, -1e-05, 1e-07, 1.5e-06, 0.0001, 1e15, 1e16, 1e17, 123.456, 0.1, 1e22, 5e-324, 2.5, 100.0,
-           0.30000000000000004, -1.7976931348623157e308, None]
+           0.30000000000000004, -1.7976931348623157e308, -0.0, 0.0, -3.0, None]
 
 
 @pytest.mark.postgres
@@ -275,10 +275,14 @@ def test_ties_without_a_unique_column(engines: dict[str, Any], rows: list[dict[s
     table = {"t": frame(rows).drop(ID)}
     check(spec({"type": "sort", "order_by": [{"column": K, "desc": True}]}), table, engines, ordered=True)
     check(spec({"type": "sort", "order_by": [{"column": B, "nulls": "first"}]}), table, engines, ordered=True)
-    # first only: with `last` too, SQL numbers identical rows forwards and backwards independently
-    # and may keep one row where the memory engine keeps two.
+    # first and last over rows that are identical (full duplicates): one numbering on every engine,
+    # so two identical rows are both kept, or both dropped, as the memory engine keeps them.
+    duplicated = {"t": frame(rows + rows[:n]).drop(ID)}
     check(spec({"type": "top_n", "partition_by": [G], "order_by": [{"column": K}], "first": 2,
-                "rank_column": "rk"}), table, engines)
+                "rank_column": "rk"}), duplicated, engines)
+    check(spec({"type": "top_n", "partition_by": [G], "order_by": [{"column": K}], "first": 1, "last": 1,
+                "rank_column": "rk"}), duplicated, engines)
+    check(spec({"type": "top_n", "order_by": [{"column": B}], "first": 2, "last": 2}), duplicated, engines)
     check(spec({"type": "sample", "mode": "first", "n": n}), table, engines)
     check(spec({"type": "sample", "mode": "first", "n": n, "order_by": [{"column": B}]}), table, engines)
 

@@ -38,6 +38,22 @@ class ColumnType(StrEnum):
 # An ordered mapping column name -> logical type (dicts keep insertion order).
 Schema = dict[str, ColumnType]
 
+# The texts that cast to a boolean on every engine, after trimming spaces and in any letter case
+# (docs/recipes.md, casts): the one definition the memory engine and the SQL compiler both read.
+TRUE_TEXTS = ("true", "t", "1", "yes", "y")
+FALSE_TEXTS = ("false", "f", "0", "no", "n")
+
+
+def value_text(value: object) -> str:
+    """A value written in a recipe (a rule's, fill or replace value) as the text a string column holds:
+    ``true``/``false``, a double in the shortest text that reads back as it (``repr``, as DuckDB prints
+    it: ``1e-05``), anything else as ``str`` writes it. Every engine converts values for string columns so."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
 
 def common_type(a: ColumnType, b: ColumnType) -> ColumnType | None:
     """The type both ``a`` and ``b`` widen to (integer + double -> double), or None."""

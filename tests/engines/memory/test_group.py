@@ -161,3 +161,25 @@ def test_pivot_too_many_values() -> None:
 def test_pivot_empty_input_no_index_gives_one_row() -> None:
     out = run1("pivot", FRAME.head(0), column="k", values=["a"], aggregations=[{"fn": "count"}])
     assert out.rows() == [(0,)]
+
+
+def test_an_empty_pivot_value_is_the_error_sql_gives() -> None:
+    """'' would name an output column '': refused with the SQL engines' words (listed or discovered)."""
+    frame = pl.DataFrame({"o": [1, 2], "k": ["a", ""]})
+    with pytest.raises(ProjectError, match=r"recipes/r.yaml at values\[1\]: the pivot value '' \(empty text\) of "
+                                           r"column 'k' would name an output column ''; expected a non-empty "
+                                           r"name: replace empty texts first \(a replace or fill_empty step\)$"):
+        run1("pivot", frame, index=["o"], column="k", values=["a", ""], aggregations=[{"fn": "count"}])
+    with pytest.raises(ProjectError, match=r"recipes/r.yaml at column: the pivot value '' .*or list 'values'$"):
+        run1("pivot", frame, index=["o"], column="k", aggregations=[{"fn": "count"}])
+    several = run1("pivot", frame, index=["o"], column="k", values=[""],
+                   aggregations=[{"fn": "count"}, {"fn": "max", "column": "o"}])
+    assert several.columns == ["o", "_count", "_o_max"]
+
+
+def test_a_pivot_without_index_over_no_values_is_the_error_sql_gives() -> None:
+    with pytest.raises(ProjectError, match=r"recipes/r.yaml at column: this pivot has no output column: the pivot "
+                                           r"column 'k' has no values \(its input has no rows\) and there is no "
+                                           r"'index'; expected at least one: list 'values' or add an 'index'$"):
+        run1("pivot", FRAME.head(0), column="k", aggregations=[{"fn": "count"}])
+    assert run1("pivot", FRAME.head(0), index=["o"], column="k", aggregations=[{"fn": "count"}]).columns == ["o"]

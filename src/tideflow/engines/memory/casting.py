@@ -8,7 +8,9 @@ Rules (documented in the engine's report and pinned by tests):
   number true (NaN gives NULL).
 * string -> integer: surrounding spaces trimmed, then ``[+-]?[0-9]+`` within the 64-bit range.
 * string -> double: surrounding spaces trimmed, then ``[+-]?(digits[.digits]|.digits)([eE][+-]?digits)?``
-  (no ``inf``/``nan``).
+  (no ``inf``/``nan``; any number of exponent digits), read as the nearest double: a text beyond the
+  largest double (``1e400``) gives NULL, one below the smallest subnormal (``1e-400``) 0.0, subnormals
+  are kept.
 * string -> boolean: surrounding spaces trimmed, in any letter case: ``TRUE_TEXTS``
   (true t 1 yes y) give true, ``FALSE_TEXTS`` (false f 0 no n) false.
 * string -> date: trimmed ``YYYY-MM-DD`` that is a real calendar date.
@@ -29,7 +31,7 @@ import math
 import polars as pl
 
 from tideflow.engines.memory.dtypes import CANONICAL
-from tideflow.recipes.types import ColumnType
+from tideflow.recipes.types import FALSE_TEXTS, TRUE_TEXTS, ColumnType, value_text
 
 T = ColumnType
 
@@ -37,8 +39,6 @@ _INT_RE = r"^[+-]?[0-9]+$"
 _FLOAT_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
-TRUE_TEXTS = ("true", "t", "1", "yes", "y")
-FALSE_TEXTS = ("false", "f", "0", "no", "n")
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
@@ -120,7 +120,9 @@ def _from_text(expr: pl.Expr, target: ColumnType) -> pl.Expr:
     if target == T.INTEGER:
         return pl.when(text.str.contains(_INT_RE)).then(text).otherwise(None).cast(pl.Int64, strict=False)
     if target == T.DOUBLE:
-        return pl.when(text.str.contains(_FLOAT_RE)).then(text).otherwise(None).cast(pl.Float64, strict=False)
+        parsed = pl.when(text.str.contains(_FLOAT_RE)).then(text).otherwise(None).cast(pl.Float64, strict=False)
+        # The pattern has no inf: an infinity is a text beyond the largest double, which is NULL.
+        return pl.when(parsed.is_infinite()).then(None).otherwise(parsed)
     if target == T.BOOLEAN:
         lower = text.str.to_lowercase()
         return (pl.when(lower.is_in(list(TRUE_TEXTS))).then(True).when(lower.is_in(list(FALSE_TEXTS))).then(False)
@@ -158,11 +160,7 @@ def convert_value(value: object, target: ColumnType) -> object:
     if value is None:
         return None
     if target == T.STRING:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, float):
-            return double_text(value)
-        return str(value)
+        return value_text(value)
     if isinstance(value, bool):
         if target == T.BOOLEAN:
             return value

@@ -9,8 +9,9 @@ Implicit conversions (defined here): in a comparison, IN, BETWEEN, CASE x WHEN, 
 operand facing a non-string operand is cast to the other operand's type; a date facing a timestamp
 becomes a timestamp; a boolean facing a number becomes that number. Functions of the
 ``STRING_FUNCTIONS`` group read non-string arguments as their text. Arithmetic casts both operands to
-the inferred result type. Results of SQRT, LN, POWER and EXP that are not real numbers (NaN) are NULL;
-SQRT of a negative number and LN of a number <= 0 are NULL.
+the inferred result type. Results of SQRT, LN, POWER and EXP that are not real numbers (NaN) are NULL,
+so are results of POWER and EXP beyond the largest double (one too small for a double is 0.0); SQRT of
+a negative number and LN of a number <= 0 are NULL.
 """
 
 from __future__ import annotations

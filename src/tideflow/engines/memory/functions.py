@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 T = ColumnType
 
 
-def _real(expr: pl.Expr) -> pl.Expr:
-    """NaN (not a real number) becomes NULL."""
-    return pl.when(expr.is_nan()).then(None).otherwise(expr)
+def _in_range(expr: pl.Expr) -> pl.Expr:
+    """A result beyond the largest double (an infinity) or not a real number (NaN) becomes NULL."""
+    return pl.when(expr.is_finite()).then(expr).otherwise(None)
 
 
 def _round_decimals(tr: _Translator, node: exp.Expression | None) -> int:
@@ -82,10 +82,13 @@ def translate_function(tr: _Translator, node: exp.Expression) -> pl.Expr:
         value = tr.typed(node.this, T.DOUBLE)
         return pl.when(value <= 0).then(None).otherwise(value.log())
     if isinstance(node, exp.Exp):
-        return _real(tr.typed(node.this, T.DOUBLE).exp())
+        value = tr.typed(node.this, T.DOUBLE)
+        return _in_range(value.exp())
     if isinstance(node, exp.Pow):
         base, power = tr.typed(node.this, T.DOUBLE), tr.typed(node.expression, T.DOUBLE)
-        return _real(base.pow(power))
+        result = _in_range(base.pow(power))
+        # A result too small for a double is 0.0, never -0.0 (POWER(-0.5, 1075)), as the SQL engines give.
+        return pl.when((result == 0) & (base != 0)).then(0.0).otherwise(result)
     if isinstance(node, exp.DPipe):
         return pl.concat_str([tr.text_of(node.this), tr.text_of(node.expression)], ignore_nulls=False)
     if isinstance(node, exp.Concat):

@@ -13,6 +13,7 @@ from tideflow.engines.memory.checks import (
     require_unique,
 )
 from tideflow.engines.memory.dtypes import CANONICAL, schema_of
+from tideflow.engines.messages import empty_pivot_name, pivot_without_columns
 from tideflow.recipes import visual as v
 from tideflow.recipes.types import ColumnType, Schema
 
@@ -133,11 +134,14 @@ def run_pivot(recipe: v.PivotRecipe, frame: pl.DataFrame, where: Where) -> pl.Da
                 require_type(agg.column, agg_type, NUMERIC, where, f"aggregations[{i}].column")
     values = pivot_values(recipe, frame, typ, where)
     several = len(recipe.aggregations) > 1
+    listed = recipe.values is not None
     exprs, names = [], list(recipe.index)
-    for value in values:
+    for i, value in enumerate(values):
         hit = (pl.col(recipe.column) == pl.lit(value, dtype=CANONICAL[typ])).fill_null(False)
         for agg in recipe.aggregations:
             name = pivot_column_name(value, agg, several)
+            if not name:
+                raise where.error(*empty_pivot_name(recipe.column, i, listed))
             names.append(name)
             if agg.column is None:
                 expr = hit.sum().cast(pl.Int64)
@@ -146,6 +150,8 @@ def run_pivot(recipe: v.PivotRecipe, frame: pl.DataFrame, where: Where) -> pl.Da
                 expr = aggregate(agg.fn, masked, schema[agg.column])
             exprs.append(expr.alias(name))
     require_unique(names, where, "values")
+    if not names:
+        raise where.error(*pivot_without_columns(recipe.column, listed))
     if not exprs:
-        return _grouped(frame, recipe.index, []) if recipe.index else frame.select(recipe.index)
+        return _grouped(frame, recipe.index, [])
     return _grouped(frame, recipe.index, exprs)

@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from tideflow.engines.sql.dialects import DialectTraits, sql_type
 from tideflow.errors import ProjectError, did_you_mean
-from tideflow.recipes.types import ColumnType, Schema
+from tideflow.recipes.types import FALSE_TEXTS, TRUE_TEXTS, ColumnType, Schema, value_text
 from tideflow.recipes.visual import OrderKey
 
 
@@ -127,8 +127,6 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _DOUBLE_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIMESTAMP_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?")
-TRUE_TEXTS = ("true", "t", "1", "yes", "y")
-FALSE_TEXTS = ("false", "f", "0", "no", "n")
 
 
 def convert_value(value: object, typ: ColumnType) -> object:
@@ -150,11 +148,7 @@ def convert_value(value: object, typ: ColumnType) -> object:
     if value is None:
         return None
     if typ == ColumnType.STRING:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, float):
-            return repr(value)
-        return str(value)
+        return value_text(value)
     if isinstance(value, bool):
         if typ == ColumnType.BOOLEAN:
             return value

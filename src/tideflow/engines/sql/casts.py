@@ -6,7 +6,8 @@ any SQL cast runs, so every engine accepts exactly the same texts:
 * integer: ``^[+-]?[0-9]+$`` and within the 64-bit range;
 * double: ``^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?$`` (any number of exponent digits),
   read as the nearest double: a text beyond the largest double (``1e400``) gives NULL, a text too small
-  for the smallest subnormal double (``1e-400``) gives 0.0, subnormals (``1e-310``) are kept;
+  for the smallest subnormal double (``1e-400``) gives 0.0 (``-1e-400``: -0.0), subnormals (``1e-310``)
+  are kept;
 * boolean (case-insensitive): true/t/1/yes/y and false/f/0/no/n;
 * date: ``YYYY-MM-DD`` naming a real calendar day, year >= 1;
 * timestamp: a date, optionally followed by `` `` or ``T`` and ``HH:MM[:SS[.ffffff]]`` (hour <= 23,
@@ -23,7 +24,7 @@ from sqlglot import exp
 
 from tideflow.engines.sql.build import cast, typed_null
 from tideflow.engines.sql.dialects import DialectTraits, sql_type
-from tideflow.recipes.types import ColumnType
+from tideflow.recipes.types import FALSE_TEXTS, TRUE_TEXTS, ColumnType
 
 T = ColumnType
 
@@ -38,8 +39,6 @@ _DOUBLE_OVERFLOW = str(2**1024 - 2**970)
 _DOUBLE_UNDERFLOW = "2.4703282292062327208828439643411068618252990130716238221279284125033775e-324"
 DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$"
-TRUE_TEXTS = ("true", "t", "1", "yes", "y")
-FALSE_TEXTS = ("false", "f", "0", "no", "n")
 
 _INT64_MIN = "-9223372036854775808"
 _INT64_MAX = "9223372036854775807"
@@ -139,7 +138,9 @@ def _from_string(value: exp.Expr, dst: ColumnType, traits: DialectTraits) -> exp
             # The exact value (NUMERIC) decides; only then the cast, which would raise out of range.
             plain = exp.RegexpReplace(this=text.copy(), expression=_s(_EXPONENT_ZEROS), replacement=_s("\\1\\2"))
             magnitude = exp.Abs(this=exp.Cast(this=plain.copy(), to=exp.DataType.build("DECIMAL")))
-            zero = cast(_n("0.0"), traits, T.DOUBLE)
+            # Too small for a double: zero with the text's sign, as DuckDB and the memory engine read it.
+            zero = _case((matches(plain.copy(), r"^-"), cast(_s("-0"), traits, T.DOUBLE)),
+                         default=cast(_n("0.0"), traits, T.DOUBLE))
             inner = _case(
                 (matches(plain.copy(), _BIG_EXPONENT),
                  _case((matches(plain.copy(), _TINY_OR_ZERO), zero.copy()))),
@@ -207,7 +208,7 @@ def to_text(value: exp.Expr, src: ColumnType | None, traits: DialectTraits) -> e
     if src == T.STRING:
         return value
     if src == T.DOUBLE and traits.round_via_numeric:
-        # PostgreSQL prints an integral double as '3'; every other engine prints '3.0'.
+        # PostgreSQL prints an integral double as '3'; every other engine prints '3.0' (and -0.0 as '-0.0').
         integral = exp.and_(
             exp.EQ(this=value.copy(), expression=exp.Anonymous(this="TRUNC", expressions=[value.copy()])),
             exp.LT(this=exp.Abs(this=value.copy()), expression=_n("1e16")),
@@ -218,8 +219,12 @@ def to_text(value: exp.Expr, src: ColumnType | None, traits: DialectTraits) -> e
             (exp.EQ(this=value.copy(), expression=cast(_s(pg), traits, T.DOUBLE)), _s(text))
             for pg, text in (("NaN", "nan"), ("Infinity", "inf"), ("-Infinity", "-inf"))
         ]
+        # Zero keeps its sign: PostgreSQL prints -0.0 as '-0' (through BIGINT it would lose the sign).
+        zero = (exp.EQ(this=value.copy(), expression=_n(0)),
+                exp.DPipe(this=cast(value.copy(), traits, T.STRING), expression=_s(".0")))
         return _case(
-            *specials, (integral, exp.DPipe(this=as_int, expression=_s(".0"))), default=cast(value, traits, T.STRING)
+            *specials, zero, (integral, exp.DPipe(this=as_int, expression=_s(".0"))),
+            default=cast(value, traits, T.STRING),
         )
     return cast(value, traits, T.STRING)
 

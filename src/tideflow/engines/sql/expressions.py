@@ -168,14 +168,19 @@ class _Rewriter:
         return cast(result, self.traits, T.INTEGER) if self.type_of(node.this) == T.INTEGER else result
 
     def guarded(self, node: exp.Expr) -> exp.Expr:
-        """sqrt/ln/exp: NULL outside the domain (PostgreSQL would raise)."""
+        """sqrt/ln/exp: NULL outside the domain or beyond the largest double, EXP too small for a double
+        0.0 (PostgreSQL would raise)."""
         value = self.double(node.this)
         if isinstance(node, exp.Sqrt):
             ok: exp.Expr = exp.GTE(this=value.copy(), expression=_n(0))
         elif isinstance(node, exp.Ln):
             ok = exp.GT(this=value.copy(), expression=_n(0))
         else:
+            # Below ln 2^-1075 the result rounds to 0.0, where PostgreSQL's EXP raises "underflow".
+            tiny = exp.LTE(this=value.copy(), expression=_n(_UNDERFLOW_LIMIT))
             ok = exp.LTE(this=value.copy(), expression=_n(_EXP_LIMIT))
+            return (exp.Case().when(tiny, self.double_literal(_n("0.0")), copy=False)
+                    .when(ok, exp.Exp(this=value), copy=False))
         return exp.Case().when(ok, type(node)(this=value), copy=False)
 
     def power(self, node: exp.Expr) -> exp.Expr:

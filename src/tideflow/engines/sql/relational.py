@@ -314,28 +314,30 @@ def compile_top_n(recipe: v.TopNRecipe, source: SqlInput, ctx: Ctx) -> tuple[exp
     partition = [col(p) for i, p in enumerate(recipe.partition_by) if ctx.check_column(p, schema, f"partition_by[{i}]")]
     forward = order_keys(recipe.order_by, schema, ctx, "order_by")
     forward += tiebreak(recipe.order_by, schema, recipe.partition_by, ctx.traits)
-    backward = order_keys(recipe.order_by, schema, ctx, "order_by", reverse=True)
-    backward += tiebreak(recipe.order_by, schema, recipe.partition_by, ctx.traits, reverse=True)
-    first_name, last_name = fresh_name("_rn_first", schema), fresh_name("_rn_last", schema)
+    # One numbering and the partition's size: the last M rows are those numbered above size - M. Two
+    # numberings (forwards and backwards) could each put one of two identical rows first and keep one
+    # row where the memory engine keeps both.
+    rank_name, size_name = fresh_name("_rn", schema), fresh_name("_size", schema)
     inner = select(
         [
             *(col(n) for n in schema),
-            alias(_over(exp.RowNumber(), partition, forward), first_name),
-            alias(_over(exp.RowNumber(), partition, backward), last_name),
+            alias(_over(exp.RowNumber(), partition, forward), rank_name),
+            *([alias(_over(exp.Count(this=exp.Star()), partition, []), size_name)] if recipe.last else []),
         ],
         rel,
     )
     ranked = nest(inner, schema, "_ranked")
-    conditions = []
+    conditions: list[exp.Expr] = []
     if recipe.first:
-        conditions.append(exp.LTE(this=col(first_name), expression=exp.Literal.number(recipe.first)))
+        conditions.append(exp.LTE(this=col(rank_name), expression=exp.Literal.number(recipe.first)))
     if recipe.last:
-        conditions.append(exp.LTE(this=col(last_name), expression=exp.Literal.number(recipe.last)))
+        conditions.append(exp.GT(this=col(rank_name), expression=exp.Sub(
+            this=col(size_name), expression=exp.Literal.number(recipe.last))))
     where = conditions[0] if len(conditions) == 1 else exp.or_(*conditions, copy=False)
     projections: list[exp.Expr] = [col(n) for n in schema]
     out_schema = dict(schema)
     if recipe.rank_column:
         ctx.check_new_names([*schema, recipe.rank_column], "rank_column")
-        projections.append(alias(cast(col(first_name), ctx.traits, T.INTEGER), recipe.rank_column))
+        projections.append(alias(cast(col(rank_name), ctx.traits, T.INTEGER), recipe.rank_column))
         out_schema[recipe.rank_column] = T.INTEGER
     return select(projections, ranked).where(where, copy=False), out_schema

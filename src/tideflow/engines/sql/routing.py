@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
+from tideflow.engines.messages import empty_pivot_name, pivot_without_columns
 from tideflow.engines.sql.build import (
     Ctx,
     SqlInput,
@@ -208,12 +209,7 @@ def compile_pivot(
             else:
                 name = f"{pivot_name(value, typ)}_{agg.column}_{agg.fn}"
             if not name:
-                raise ctx.error(
-                    f"values[{i}]" if listed else "column",
-                    f"the pivot value '' (empty text) of column {recipe.column!r} would name an output column ''; "
-                    "expected a non-empty name: replace empty texts first (a replace or fill_empty step)"
-                    + ("" if listed else ", or list 'values'"),
-                )
+                raise ctx.error(*empty_pivot_name(recipe.column, i, listed))
             picked = col(agg.column) if agg.column is not None else exp.Literal.number(1)
             when = exp.Case().when(matches.copy(), picked, copy=False)
             if agg.fn == "count":
@@ -233,12 +229,7 @@ def compile_pivot(
             generated.append(name)
     ctx.check_new_names([*index, *generated], "values")
     if not projections:
-        raise ctx.error(
-            "values" if listed else "column",
-            f"this pivot has no output column: the pivot column {recipe.column!r} has no values"
-            + (" (its input has no rows)" if not listed else "") + " and there is no 'index'; "
-            "expected at least one: list 'values' or add an 'index'",
-        )
+        raise ctx.error(*pivot_without_columns(recipe.column, listed))
     query = select(projections, rel)
     if index:
         query = query.group_by(*(col(k) for k in index), copy=False)
