@@ -8,8 +8,9 @@ the previous data stays in place. ``check_dataset`` runs a stored dataset's metr
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -48,6 +49,21 @@ class WorkspaceLike(Protocol):
     def source_fingerprint(self, dataset: str) -> str: ...
 
 
+@contextlib.contextmanager
+def naming_its_file(project: Project, dataset: str) -> Iterator[str | None]:
+    """The file a dataset's checks are declared in, for their errors: ``datasets/<name>.yaml``, not the
+    recipe that shares its name. The runner knows the key path of a wrong check (``checks[0].column``),
+    not its line: an error about one gets the line of that key in the file."""
+    file = project.dataset_files.get(dataset)
+    try:
+        yield file
+    except ProjectError as err:
+        if type(err) is not ProjectError or err.line is not None or file is None or err.file != file:
+            raise
+        raise ProjectError(err.message, file=file, line=project.dataset_key_line(dataset, err.key_path),
+                           key_path=err.key_path) from None
+
+
 def history_of(state: _StateLike) -> MetricHistory:
     return MetricHistory(state.path)
 
@@ -75,8 +91,9 @@ class BuildChecks:
             return self._history
 
     def _verify(self, dataset: str, source: Source) -> None:
-        report = run_checks(self.project.datasets[dataset], source, file=self.project.files.get(dataset),
-                            history=self.history, datasets=self.project.datasets)
+        with naming_its_file(self.project, dataset) as file:
+            report = run_checks(self.project.datasets[dataset], source, file=file, history=self.history,
+                                datasets=self.project.datasets)
         if report.errors:
             self.history.record(dataset, REJECTED, {}, report.outcomes)
             raise ChecksFailed(report, kept_previous=True)
@@ -139,8 +156,9 @@ def check_dataset(workspace: WorkspaceLike, dataset: str, *, metrics: list[Metri
     source = dataset_source(workspace, dataset)
     version = dataset_version(workspace, dataset)
     history = history_of(workspace.state)
-    report = run_checks(spec, source, file=project.files.get(dataset), history=history, version=version,
-                        metrics=metrics, checks=checks, datasets=project.datasets)
+    with naming_its_file(project, dataset) as file:
+        report = run_checks(spec, source, file=file, history=history, version=version, metrics=metrics,
+                            checks=checks, datasets=project.datasets)
     if record:
         history.record(dataset, version, report.values, report.outcomes)
     return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, StrictFloat, StrictInt, model_validator
 
+from tideflow.project.yamlfile import key_error
 from tideflow.recipes import Strict
 
 
@@ -35,7 +36,8 @@ class NodeType(Strict):
     @model_validator(mode="after")
     def _bounds(self) -> NodeType:
         if self.min_workers > self.max_workers:
-            raise ValueError(f"min_workers ({self.min_workers}) is greater than max_workers ({self.max_workers})")
+            raise key_error(("min_workers",), f"expected at most max_workers ({self.max_workers}), "
+                                              f"got {self.min_workers}")
         return self
 
 

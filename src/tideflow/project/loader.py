@@ -8,22 +8,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlglot
-from sqlglot.errors import ParseError, TokenError
-
 from tideflow.errors import ProjectError, did_you_mean
+from tideflow.project.codefiles import read_code
 from tideflow.project.graph import FlowGraph, build_graph
 from tideflow.project.specs import FILE_FORMATS, DatasetSpec, ProjectConfig, format_of_path
-from tideflow.project.yamlfile import KeyPath, describe_value, located, read_yaml, register_tags, validate
-from tideflow.recipes import (
-    RECIPE_TYPES,
-    STEP_OPS,
-    PythonRecipe,
-    RecipeBase,
-    SqlRecipe,
-    recipe_adapter,
+from tideflow.project.tables import check_tables
+from tideflow.project.yamlfile import (
+    KeyPath,
+    describe_value,
+    line_of,
+    located,
+    parse_path,
+    read_yaml,
+    register_tags,
+    validate,
 )
-from tideflow.recipes.expressions import syntax_problem
+from tideflow.recipes import RECIPE_TYPES, STEP_OPS, PythonRecipe, RecipeBase, SqlRecipe, recipe_adapter
 
 PROJECT_FILE = "tideflow.yaml"
 register_tags((*RECIPE_TYPES, *STEP_OPS, "duckdb", "postgres", "files"))
@@ -31,7 +31,13 @@ register_tags((*RECIPE_TYPES, *STEP_OPS, "duckdb", "postgres", "files"))
 
 @dataclass
 class Project:
-    """A loaded, validated project. ``files`` maps a dataset or recipe name to its file (relative)."""
+    """A loaded, validated project.
+
+    ``files`` maps a recipe name to its file, and the name of a dataset no recipe shares to the
+    dataset's file (both relative). A dataset and its recipe often share a name (``recipes/daily.yaml``
+    writes ``daily``, declared in ``datasets/daily.yaml``): errors about a dataset name its own file
+    from ``dataset_files``, which recipe outputs without a dataset file are absent from.
+    """
 
     root: Path
     config: ProjectConfig
@@ -42,6 +48,9 @@ class Project:
     code: dict[str, str] = field(default_factory=dict)
     # recipe name -> {key path: line} of its file, to locate errors found after loading
     lines: dict[str, dict[tuple[str | int, ...], int]] = field(default_factory=dict)
+    dataset_files: dict[str, str] = field(default_factory=dict)
+    # dataset name -> {key path: line} of its file under datasets/
+    dataset_lines: dict[str, dict[tuple[str | int, ...], int]] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -66,6 +75,14 @@ class Project:
         """The line of ``key_path`` in ``recipe``'s file, when known."""
         return self.lines.get(recipe, {}).get(tuple(key_path))
 
+    def dataset_key_line(self, dataset: str, key_path: str | None) -> int | None:
+        """The line of ``key_path``, written as errors write it (``checks[0].column``), in ``dataset``'s
+        file, or of its nearest parent written there; None without a dataset file."""
+        lines = self.dataset_lines.get(dataset)
+        if not lines:
+            return None
+        return line_of(parse_path(key_path or ""), lines)
+
     def recipe_fingerprint(self, name: str) -> str:
         """A hash of the recipe's spec and code: it changes when the recipe must be rebuilt."""
         recipe = self.recipes[name]
@@ -84,8 +101,32 @@ def load_project(root: str | Path) -> Project:
     _require_mapping(data, PROJECT_FILE)
     config = validate(ProjectConfig, data, shown=PROJECT_FILE, lines=lines, vocabulary_of=ProjectConfig)
 
-    files: dict[str, str] = {}
+    datasets, dataset_files, dataset_lines = _load_datasets(root, config)
+    recipes, recipe_files, recipe_lines, code = _load_recipes(root)
+    graph = build_graph(recipes, recipe_files, recipe_lines)
+    # Outputs without a dataset file live on the default connection under their own name.
+    for recipe in recipes.values():
+        for out in recipe.outputs:
+            datasets.setdefault(out, DatasetSpec(name=out))
+    _check_inputs(recipes, datasets, recipe_files, recipe_lines)
+    for name, spec in datasets.items():
+        if spec.virtual and name not in graph.producer:
+            raise ProjectError(f"dataset {name!r} is virtual but no recipe writes it: a source must be stored",
+                               file=dataset_files.get(name), line=dataset_lines.get(name, {}).get(("virtual",)),
+                               key_path="virtual")
+    project = Project(root=root, config=config, datasets=datasets, recipes=recipes, graph=graph,
+                      files={**dataset_files, **recipe_files}, code=code, lines=recipe_lines,
+                      dataset_files=dataset_files, dataset_lines=dataset_lines)
+    check_tables(project)
+    return project
+
+
+def _load_datasets(
+    root: Path, config: ProjectConfig,
+) -> tuple[dict[str, DatasetSpec], dict[str, str], dict[str, dict[KeyPath, int]]]:
+    """``datasets/*.yaml``: the specs, their files and the lines of their keys, by dataset name."""
     datasets: dict[str, DatasetSpec] = {}
+    files: dict[str, str] = {}
     dataset_lines: dict[str, dict[KeyPath, int]] = {}
     for path in sorted((root / "datasets").glob("*.y*ml")):
         shown = f"datasets/{path.name}"
@@ -99,11 +140,17 @@ def load_project(root: str | Path) -> Project:
         datasets[spec.name] = spec
         files[spec.name] = shown
         dataset_lines[spec.name] = lines
+    return datasets, files, dataset_lines
 
+
+def _load_recipes(
+    root: Path,
+) -> tuple[dict[str, RecipeBase], dict[str, str], dict[str, dict[KeyPath, int]], dict[str, str]]:
+    """``recipes/*.yaml``: the recipes, their files, the lines of their keys and their code, by name."""
     recipes: dict[str, RecipeBase] = {}
+    files: dict[str, str] = {}
+    recipe_lines: dict[str, dict[KeyPath, int]] = {}
     code: dict[str, str] = {}
-    recipe_lines: dict[str, dict[tuple[str | int, ...], int]] = {}
-    recipe_files: dict[str, str] = {}
     for path in sorted((root / "recipes").glob("*.y*ml")):
         shown = f"recipes/{path.name}"
         data, lines = read_yaml(path, shown)
@@ -116,42 +163,34 @@ def load_project(root: str | Path) -> Project:
         recipe = validate(recipe_adapter, located(data, lines), shown=shown, lines=lines,
                           vocabulary_of=type(_probe(data)))
         if recipe.name in recipes:
-            raise ProjectError(f"recipe {recipe.name!r} is declared twice (also in {recipe_files[recipe.name]})",
+            raise ProjectError(f"recipe {recipe.name!r} is declared twice (also in {files[recipe.name]})",
                                file=shown)
-        code_text = _read_code(root, recipe, shown)
-        if isinstance(recipe, SqlRecipe) and code_text is not None:
-            _check_sql_syntax(recipe, code_text, shown, lines)
+        code_text = read_code(root, recipe, shown, lines)
         if code_text is not None:
             code[recipe.name] = code_text
             if isinstance(recipe, SqlRecipe) and recipe.sql is None:
                 recipe = recipe.model_copy(update={"sql": code_text})  # the loader reads the file in
         recipes[recipe.name] = recipe
-        recipe_files[recipe.name] = shown
+        files[recipe.name] = shown
         recipe_lines[recipe.name] = lines
+    return recipes, files, recipe_lines, code
 
-    graph = build_graph(recipes, recipe_files, recipe_lines)
-    # Outputs without a dataset file live on the default connection under their own name.
-    for recipe in recipes.values():
-        for out in recipe.outputs:
-            datasets.setdefault(out, DatasetSpec(name=out))
+
+def _check_inputs(
+    recipes: dict[str, RecipeBase], datasets: dict[str, DatasetSpec], files: dict[str, str],
+    lines: dict[str, dict[KeyPath, int]],
+) -> None:
+    """Every input is a declared dataset or a recipe's output."""
     for name, recipe in recipes.items():
         for i, inp in enumerate(recipe.inputs):
             if inp not in datasets:
-                known = recipe_lines[name]
+                known = lines[name]
                 raise ProjectError(
                     f"input {inp!r} is neither declared in datasets/ nor written by a recipe"
                     f"{did_you_mean(inp, datasets)}",
-                    file=recipe_files[name], line=known.get(("inputs", i)) or known.get(("inputs",)),
+                    file=files[name], line=known.get(("inputs", i)) or known.get(("inputs",)),
                     key_path="inputs",
                 )
-    for name, spec in datasets.items():
-        if spec.virtual and name not in graph.producer:
-            raise ProjectError(f"dataset {name!r} is virtual but no recipe writes it: a source must be stored",
-                               file=files.get(name), line=dataset_lines.get(name, {}).get(("virtual",)),
-                               key_path="virtual")
-    files.update(recipe_files)
-    return Project(root=root, config=config, datasets=datasets, recipes=recipes, graph=graph, files=files,
-                   code=code, lines=recipe_lines)
 
 
 def _probe(data: dict[str, object]) -> RecipeBase:
@@ -236,39 +275,3 @@ def _check_file(
             f"extension) or a path ending in {' or '.join(FILE_FORMATS[fmt])}, got {fmt!r}",
             file=shown, line=lines.get(("format",)), key_path="format",
         )
-
-
-def _check_sql_syntax(recipe: SqlRecipe, text: str, shown: str, lines: dict[KeyPath, int]) -> None:
-    """A SQL recipe that sqlglot cannot read is a project error naming its .sql file (or the ``sql`` key)
-    and line, found at load time rather than as a traceback when the recipe is planned."""
-    if sqlglot.Dialect.get(recipe.dialect) is None:
-        return  # planning says the dialect is unknown, with the nearest one
-    try:
-        sqlglot.parse(text, read=recipe.dialect)
-    except (ParseError, TokenError) as err:
-        problem, line = syntax_problem(err, text, what=f"{recipe.dialect} query")
-        if recipe.file is not None:
-            raise ProjectError(problem, file=f"recipes/{recipe.file}", line=line) from None
-        raise ProjectError(problem, file=shown, line=lines.get(("sql",)), key_path="sql") from None
-
-
-def _read_code(root: Path, recipe: RecipeBase, shown: str) -> str | None:
-    if isinstance(recipe, SqlRecipe):
-        if recipe.file is None:
-            return recipe.sql
-        return _read_file(root, recipe.file, shown)
-    if isinstance(recipe, PythonRecipe):
-        return _read_file(root, recipe.file, shown)
-    return None
-
-
-def _read_file(root: Path, relative: str, shown: str) -> str:
-    base = (root / "recipes").resolve()
-    path = (base / relative).resolve()
-    if not path.is_relative_to(base):
-        raise ProjectError(f"expected a file inside recipes/, got {relative!r}", file=shown, key_path="file")
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        near = did_you_mean(relative, [p.name for p in base.glob("*") if p.is_file()])
-        raise ProjectError(f"file recipes/{relative} not found{near}", file=shown, key_path="file") from None

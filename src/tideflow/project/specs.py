@@ -6,14 +6,20 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
+from tideflow.errors import did_you_mean
 from tideflow.project.checks_specs import CheckList, MetricSpec
 from tideflow.project.compute_specs import ComputeSpec
+from tideflow.project.yamlfile import key_error
 from tideflow.recipes import Strict
 
 DEFAULT_CONNECTION = "warehouse"
 DEFAULT_DUCKDB_PATH = ".tide/warehouse.duckdb"
 # The file formats of a files connection, each with the path endings it is recognised by.
 FILE_FORMATS: dict[str, tuple[str, ...]] = {"csv": (".csv", ".csv.gz", ".tsv"), "parquet": (".parquet", ".pq")}
+# Upper bounds of connection settings: far above any machine or wait that makes sense, far below the
+# values that crash a driver (DuckDB aborts on threads: 100000000000).
+MAX_THREADS = 1024
+MAX_CONNECT_TIMEOUT_S = 3600
 
 
 def format_of_path(path: str) -> str | None:
@@ -28,7 +34,8 @@ class DuckDBConnection(Strict):
     type: Literal["duckdb"]
     path: str = DEFAULT_DUCKDB_PATH
     schema_: str = Field(default="main", alias="schema")
-    threads: StrictInt | None = Field(default=None, ge=1)
+    # Bounded: DuckDB allocates per thread, and a huge count aborts the process (std::bad_alloc).
+    threads: StrictInt | None = Field(default=None, ge=1, le=MAX_THREADS)
     # DuckDB spreads one query over every core: two heavy recipes at once only contend for them.
     concurrent_queries: StrictInt = Field(default=1, ge=1, le=64)
 
@@ -48,7 +55,7 @@ class PostgresConnection(Strict):
     password_env: str | None = None
     password_secret: str | None = None
     schema_: str = Field(default="public", alias="schema")
-    connect_timeout_s: StrictInt = Field(default=10, ge=1)
+    connect_timeout_s: StrictInt = Field(default=10, ge=1, le=MAX_CONNECT_TIMEOUT_S)
     # Recipes of one build that may query the server at once (each is a backend); default: the build's parallelism.
     concurrent_queries: StrictInt | None = Field(default=None, ge=1, le=64)
     # Session settings for build connections, e.g. {work_mem: 256MB}: set with set_config(), values bound.
@@ -87,11 +94,11 @@ class ProjectConfig(Strict):
 
     @model_validator(mode="after")
     def _default_exists(self) -> ProjectConfig:
-        if self.defaults.connection not in self.connections:
-            known = ", ".join(self.connections) or "none"
-            raise ValueError(
-                f"defaults.connection {self.defaults.connection!r} is not a declared connection (declared: {known})"
-            )
+        name = self.defaults.connection
+        if name not in self.connections:
+            known = ", ".join(self.connections) or "none declared"
+            raise key_error(("defaults", "connection"), f"unknown connection {name!r}: expected a declared "
+                            f"connection ({known}), got {name!r}{did_you_mean(name, self.connections)}")
         return self
 
 

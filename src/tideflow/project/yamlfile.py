@@ -3,106 +3,90 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from tideflow.errors import ProjectError, did_you_mean
+from tideflow.project.yamlloader import DuplicateKey, Refused, compose, loads
 from tideflow.recipes.base import SourceText
 
 KeyPath = tuple[str | int, ...]
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+__all__ = ["KeyPath", "describe_value", "format_path", "key_error", "line_of", "loads", "located", "parse_path",
+           "read_yaml", "register_tags", "validate"]
 
 
-class _DuplicateKey(yaml.YAMLError):
-    """A mapping holds the same key twice (YAML would keep the last one silently)."""
+def _walk(root: yaml.Node, lines: dict[KeyPath, int]) -> None:
+    """Record the line of every key path under ``root`` (a value's own line where it has no key).
 
-    def __init__(self, mapping: yaml.MappingNode, key: str, first: yaml.Node, second: yaml.Node) -> None:
-        super().__init__(f"duplicate key {key!r}")
-        self.mapping = mapping
-        self.key = key
-        self.first_line = first.start_mark.line + 1
-        self.second_line = second.start_mark.line + 1
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader with YAML 1.2 booleans: only true/false are booleans, so a join's ``on:`` key
-    stays the string "on" (YAML 1.1 reads on/off/yes/no as booleans). A key written twice in one
-    mapping is an error, not "the last one wins"."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    Iterative: the loader bounds the expanded size and depth of a document, not Python's stack.
+    """
+    stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            seen: dict[object, yaml.Node] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
-                    continue  # keys merged in with '<<' may be overridden: that is what merging is for
-                if key_node.value in seen:
-                    raise _DuplicateKey(node, key_node.value, seen[key_node.value], key_node)
-                seen[key_node.value] = key_node
-        return super().construct_mapping(node, deep=deep)
-
-
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _first in "tTfF":
-    _LineLoader.yaml_implicit_resolvers.setdefault(_first, []).insert(
-        0, ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"))
-    )
-
-
-def loads(text: str) -> Any:
-    """Parse YAML text the way project files are parsed."""
-    return yaml.load(text, Loader=_LineLoader)
-
-
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines)
+            for key_node, value_node in node.value:
+                key = key_node.value
+                lines[(*path, key)] = key_node.start_mark.line + 1  # the key's line, not its value's
+                stack.append((value_node, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node.value))
 
 
 def read_yaml(path: Path, shown: str) -> tuple[Any, dict[KeyPath, int]]:
     """Parse ``path``; return the data and a map key path -> line. Errors name ``shown``."""
+    text = _read_text(path, shown)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ProjectError(f"cannot read the file: {err}", file=shown) from None
-    node: yaml.Node | None = None
-    try:
-        loader = _LineLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except _DuplicateKey as err:
-        duplicate = (*_path_to(node, err.mapping), err.key)
+        node, data = compose(text)
+    except yaml.reader.ReaderError as err:  # PyYAML says where as "position 73 of <unicode string>"
+        line = text[: err.position].count("\n") + 1
+        code = err.character if isinstance(err.character, int) else 0  # a code point, for text input
+        raise ProjectError(f"invalid YAML: the character U+{code:04X} at line {line} is not "
+                           "allowed in YAML text: expected printable text (remove it, or write it as an escape "
+                           "such as \\0 in a double-quoted string)", file=shown, line=line) from None
+    except DuplicateKey as err:
+        duplicate = (*_path_to(err.root, err.mapping), err.key) if err.mapping is not None else (err.key,)
         raise ProjectError(
             f"the key {err.key!r} is written twice (lines {err.first_line} and {err.second_line}): expected "
             "each key once (YAML would silently keep the last one)",
             file=shown, line=err.second_line, key_path=format_path(duplicate),
         ) from None
+    except Refused as err:
+        where = _path_to(err.root, err.mapping) if err.mapping is not None else ()
+        raise ProjectError(err.message, file=shown, line=err.line, key_path=format_path(where) or None) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
         raise ProjectError(f"invalid YAML: {problem}", file=shown, line=mark.line + 1 if mark else None) from None
     lines: dict[KeyPath, int] = {}
     if node is not None:
-        _walk(node, (), lines)
+        _walk(node, lines)
     return data, lines
+
+
+def _read_text(path: Path, shown: str) -> str:
+    """The file's text as ``read_text`` reads it; why it cannot be read in words, without Python's
+    exception text (it holds the absolute path)."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ProjectError("it is a directory: expected a YAML file", file=shown) from None
+    except FileNotFoundError:
+        raise ProjectError("cannot read the file: it does not exist (or is a symbolic link to a missing file)",
+                           file=shown) from None
+    except OSError as err:
+        raise ProjectError(f"cannot read the file: {err.strerror or type(err).__name__}", file=shown) from None
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ProjectError(f"the file is not UTF-8 text: byte 0x{data[err.start]:02x} at line {line} is not UTF-8: "
+                           "expected a file saved as UTF-8", file=shown, line=line) from None
 
 
 def _path_to(root: yaml.Node | None, target: yaml.Node) -> KeyPath:
@@ -125,7 +109,10 @@ def _path_to(root: yaml.Node | None, target: yaml.Node) -> KeyPath:
 
 def located(data: Any, lines: dict[KeyPath, int], path: KeyPath = ()) -> Any:
     """``data`` with every string value replaced by a ``SourceText`` that knows its line, so that
-    errors found after loading (an unknown column in an expression) can still name the line."""
+    errors found after loading (an unknown column in an expression) can still name the line.
+
+    Recursive over a tree the loader bounded (``yamlloader.MAX_VALUES`` values, ``MAX_DEPTH`` levels, no
+    recursive alias), so it ends, and quickly, whatever the file holds."""
     if isinstance(data, dict):
         return {k: located(v, lines, (*path, k)) for k, v in data.items()}
     if isinstance(data, list):
@@ -239,9 +226,11 @@ def _describe(error: dict[str, Any], vocabulary: set[str], model: type[BaseModel
         ctx = error.get("ctx") or {}
         return f"missing the key {ctx.get('discriminator', 'type')}"
     message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
-        if ", got " in message:  # our validators say what they expected and what came already
+    if kind == "value_error":
+        message = message.removeprefix("Value error, ")
+        # Our validators say what they expected and what came already; and the input of a model's own
+        # validator is its whole mapping, so "(got a mapping)" would tell nothing.
+        if ", got " in message or isinstance(got, dict):
             return message
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"expected a mapping of keys, got {describe_value(got)}"
@@ -310,22 +299,50 @@ def validate(
         problems = []
         first_path: KeyPath = ()
         for i, error in enumerate(err.errors()):
-            loc = (*prefix, *_strip_union_tags(tuple(error["loc"])))
-            if error["type"] == "union_tag_invalid":
-                loc = (*loc, str((error.get("ctx") or {}).get("discriminator", "type")).strip("'"))
-            line = _line_of(loc, lines)
+            loc = (*prefix, *_strip_union_tags(tuple(error["loc"])), *_key_of(error))
+            line = line_of(loc, lines)
             text = f"{format_path(loc) or '(top level)'}"
             text += f" (line {line})" if line else ""
             problems.append(f"{text}: {_describe(error, vocabulary, vocabulary_of)}")  # type: ignore[arg-type]
             if i == 0:
                 first_path = loc
-        first_line = _line_of(first_path, lines)
+        first_line = line_of(first_path, lines)
         message = problems[0].split(": ", 1)[1] if len(problems) == 1 else "\n  " + "\n  ".join(problems)
         raise ProjectError(message, file=shown, line=first_line,
                            key_path=format_path(first_path) or None) from None
 
 
-def _line_of(loc: KeyPath, lines: dict[KeyPath, int]) -> int | None:
+def _key_of(error: Any) -> KeyPath:
+    """The key under the error's location that the error is about: the discriminator of a union whose
+    tag is wrong, or the key a model's own validator named with ``key_error``."""
+    ctx = error.get("ctx") or {}
+    if error["type"] == "union_tag_invalid":
+        return (str(ctx.get("discriminator", "type")).strip("'"),)
+    return tuple(ctx.get("key_path") or ())
+
+
+def key_error(key_path: KeyPath, message: str) -> PydanticCustomError:
+    """The error a model's own validator raises about one of its keys. Pydantic locates errors of a
+    model validator at the model itself (a recipe's line 1, without a key path); ``validate`` locates
+    this one at ``key_path`` (relative to the model), its line and its key path. The message says
+    what was expected and what came."""
+    return PydanticCustomError("value_error", message, {"key_path": tuple(key_path)})
+
+
+def parse_path(text: str) -> KeyPath:
+    """``steps[2].op`` -> ``('steps', 2, 'op')``: the inverse of ``format_path`` for errors that carry
+    a key path as text (the check runner's), to find its line."""
+    path: list[str | int] = []
+    for part in text.split("."):
+        name, *indexes = part.split("[")
+        if name:
+            path.append(name)
+        path.extend(int(i.rstrip("]")) for i in indexes if i.rstrip("]").isdigit())
+    return tuple(path)
+
+
+def line_of(loc: KeyPath, lines: dict[KeyPath, int]) -> int | None:
+    """The line of ``loc``, or of its nearest ancestor written in the file."""
     path = tuple(loc)
     while path:
         if path in lines:
