@@ -354,7 +354,9 @@ def write_results(lines: list[str], args: argparse.Namespace) -> None:
             f"of a hand-written query, best of the runs (at least {SHORT_RUNS} for queries under {SHORT_QUERY_S:g} s), "
             "on the same engine. *Where the time goes* splits (b) by step and (a) by stored recipe: the "
             "row-level recipes are virtual, so their work (prepare, join) runs inside the query of each "
-            "recipe that reads them.", ""]
+            "recipe that reads them. Recipes that do not depend on each other run at the same time where the "
+            "database allows it (PostgreSQL: one connection each), so (a)'s parts can add up to more than "
+            "its total.", ""]
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
     before, old, after = text, "", ""
     if SECTION in text:
