@@ -316,8 +316,30 @@ def test_min_workers_above_max_workers_names_the_key(tmp_path: Path) -> None:
 
 def test_a_model_validator_error_does_not_say_got_a_mapping(tmp_path: Path) -> None:
     root = make(tmp_path, {"q.yaml": "type: sql\ninputs: src\noutputs: q\nsql: SELECT 1 AS a\nfile: q.sql\n"})
-    with pytest.raises(ProjectError, match=r"^recipes/q.yaml:1: a sql recipe takes exactly one of 'sql' or 'file'$"):
+    with pytest.raises(ProjectError, match=r"^recipes/q.yaml:5 at file: a sql recipe takes exactly one of 'sql' or "
+                                           r"'file'$"):
         load_project(root)
+
+
+@pytest.mark.parametrize(("recipe", "match"), [
+    ("type: prepare\ninputs: src\noutputs: p\nsteps:\n  - op: filter\n    expr: id > 1\n"
+     "    rules: [{column: id, op: gt, value: 1}]\n",
+     r"^recipes/r.yaml:7 at steps\[0\].rules: a filter step takes exactly one of 'expr' or 'rules'$"),
+    ("type: prepare\ninputs: src\noutputs: p\nsteps:\n  - op: bin\n    column: id\n    output: b\n"
+     "    edges: [3, 1]\n",
+     r"^recipes/r.yaml:8 at steps\[0\].edges: expected at least two strictly ascending numbers, got \[3.0, 1.0\]$"),
+    ("type: top_n\ninputs: src\noutputs: t\norder_by: [{column: id}]\nfirst: 0\n",
+     r"^recipes/r.yaml:5 at first: top_n needs 'first' and/or 'last' greater than 0$"),
+    ("type: split\ninputs: src\noutputs: [a, b]\nrandom:\n  key: [id]\n  ratios: {a: 0.9, b: 0.9}\n",
+     r"^recipes/r.yaml:6 at random.ratios: random split ratios must be >= 0 and sum to at most 1, got 1.8$"),
+    ("type: group\ninputs: src\noutputs: g\naggregations:\n  - {fn: sum, output: s}\n",
+     r"^recipes/r.yaml:5 at aggregations\[0\].column: aggregation 'sum' needs a 'column'$"),
+])
+def test_a_recipe_validator_error_names_its_key_and_line(tmp_path: Path, recipe: str, match: str) -> None:
+    """Pydantic puts a model validator's error on the model (a recipe's line 1 or its step's line);
+    ``key_error`` names the key the rule is about."""
+    with pytest.raises(ProjectError, match=match):
+        load_project(make(tmp_path, {"r.yaml": recipe}))
 
 
 # ---------------------------------------------------------------- project files that cannot be read

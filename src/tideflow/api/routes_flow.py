@@ -73,7 +73,7 @@ def _dataset_info(proj: Project, name: str) -> DatasetInfo:
         produced_by=proj.graph.producer.get(name),
         consumed_by=[r for r in proj.graph.order if name in proj.recipes[r].inputs],
         checks=len(spec.checks), metrics=len(spec.metrics), description=spec.description,
-        file=proj.files.get(name) if proj.files.get(name, "").startswith("datasets/") else None)
+        file=proj.dataset_files.get(name))
 
 
 @router.get("/datasets", response_model=list[DatasetInfo], tags=["datasets"])

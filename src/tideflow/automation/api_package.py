@@ -190,8 +190,8 @@ def package_service(source: ServiceSource, service: str, out: Path, *, project: 
             if endpoint.dataset not in project.datasets:
                 raise DeployRefused(f"{shown} at endpoints[{i}].dataset: unknown dataset {endpoint.dataset!r}"
                                     f"{did_you_mean(endpoint.dataset, project.datasets)}")
-            declared = project.files.get(endpoint.dataset, "")
-            if declared.startswith("datasets/"):
+            declared = project.dataset_files.get(endpoint.dataset)
+            if declared:
                 copies.append(declared)
             else:  # a recipe output without a file: declare where it lives
                 dataset = project.datasets[endpoint.dataset]

@@ -36,7 +36,7 @@ def missing_source(project: Project, workspace: Workspace, name: str, reader: st
         where = f"file {workspace.files(conn).path_of(spec)}"
     else:
         where = f"table {spec.table_name!r} on connection {conn!r}"
-    file = project.files.get(name)
+    file = project.dataset_files.get(name)
     declared = f" (declared in {file})" if file else ""
     return ConnectionError_(f"source dataset {name!r}{declared}, an input of recipe {reader!r}, cannot be read: "
                             f"{where} does not exist (a source is not built by the Flow: load it, or fix its "

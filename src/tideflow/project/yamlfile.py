@@ -9,11 +9,10 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticCustomError
 
 from tideflow.errors import ProjectError, did_you_mean
 from tideflow.project.yamlloader import DuplicateKey, Refused, compose, loads
-from tideflow.recipes.base import SourceText
+from tideflow.recipes.base import SourceText, key_error
 
 KeyPath = tuple[str | int, ...]
 __all__ = ["KeyPath", "describe_value", "format_path", "key_error", "line_of", "loads", "located", "parse_path",
@@ -319,14 +318,6 @@ def _key_of(error: Any) -> KeyPath:
     if error["type"] == "union_tag_invalid":
         return (str(ctx.get("discriminator", "type")).strip("'"),)
     return tuple(ctx.get("key_path") or ())
-
-
-def key_error(key_path: KeyPath, message: str) -> PydanticCustomError:
-    """The error a model's own validator raises about one of its keys. Pydantic locates errors of a
-    model validator at the model itself (a recipe's line 1, without a key path); ``validate`` locates
-    this one at ``key_path`` (relative to the model), its line and its key path. The message says
-    what was expected and what came."""
-    return PydanticCustomError("value_error", message, {"key_path": tuple(key_path)})
 
 
 def parse_path(text: str) -> KeyPath:

@@ -16,6 +16,15 @@ from pydantic import (
     WrapValidator,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
+
+
+def key_error(key_path: tuple[str | int, ...], message: str) -> PydanticCustomError:
+    """The error a model's own validator raises about one of its keys. Pydantic locates errors of a
+    model validator at the model itself (a recipe's line 1, without a key path); the project loader
+    locates this one at ``key_path`` (relative to the model), its line and its key path. The message
+    says what was expected and what came."""
+    return PydanticCustomError("value_error", message, {"key_path": tuple(key_path)})
 
 
 class Strict(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from tideflow.recipes.base import RecipeBase
+from tideflow.recipes.base import RecipeBase, key_error
 
 
 class SqlRecipe(RecipeBase):
@@ -24,7 +24,8 @@ class SqlRecipe(RecipeBase):
     @model_validator(mode="after")
     def _one_source(self) -> SqlRecipe:
         if (self.sql is None) == (self.file is None):
-            raise ValueError("a sql recipe takes exactly one of 'sql' or 'file'")
+            raise key_error(("file" if self.file is not None else "sql",),
+                            "a sql recipe takes exactly one of 'sql' or 'file'")
         return self
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, StrictInt, model_validator
 
-from tideflow.recipes.base import RecipeBase
+from tideflow.recipes.base import RecipeBase, key_error
 
 MODEL_TYPES = ("score", "evaluate")
 
@@ -30,9 +30,9 @@ class _ModelRecipe(RecipeBase):
     @model_validator(mode="after")
     def _one_in_one_out(self) -> _ModelRecipe:
         if len(self.inputs) != 1:
-            raise ValueError(f"{_a(self.type)} recipe reads exactly one input, got {len(self.inputs)}")
+            raise key_error(("inputs",), f"{_a(self.type)} recipe reads exactly one input, got {len(self.inputs)}")
         if len(self.outputs) != 1:
-            raise ValueError(f"{_a(self.type)} recipe writes exactly one output, got {len(self.outputs)}")
+            raise key_error(("outputs",), f"{_a(self.type)} recipe writes exactly one output, got {len(self.outputs)}")
         return self
 
 

@@ -23,7 +23,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, model_validator
 
-from tideflow.recipes.base import Count, Expression, Finite, Name, RecipeBase, Scalar, Scalars, Strict, Value
+from tideflow.recipes.base import (
+    Count,
+    Expression,
+    Finite,
+    Name,
+    RecipeBase,
+    Scalar,
+    Scalars,
+    Strict,
+    Value,
+    key_error,
+)
 from tideflow.recipes.types import ColumnType
 
 
@@ -55,7 +66,7 @@ class Rule(Strict):
     @model_validator(mode="after")
     def _list_for_in(self) -> Rule:
         if self.op in ("in", "not_in") and self.value == []:  # every engine would answer differently
-            raise ValueError(f"rule {self.op!r} needs a non-empty list of values, got []")
+            raise key_error(("value",), f"rule {self.op!r} needs a non-empty list of values, got []")
         return self
 
 
@@ -71,7 +82,8 @@ class FilterStep(Strict):
     @model_validator(mode="after")
     def _one_condition(self) -> FilterStep:
         if (self.expr is None) == (self.rules is None):
-            raise ValueError("a filter step takes exactly one of 'expr' or 'rules'")
+            raise key_error(("rules" if self.rules is not None else "expr",),
+                            "a filter step takes exactly one of 'expr' or 'rules'")
         return self
 
 
@@ -250,9 +262,10 @@ class BinStep(Strict):
     @model_validator(mode="after")
     def _one_mode(self) -> BinStep:
         if (self.width is None) == (self.edges is None):
-            raise ValueError("a bin step takes exactly one of 'width' or 'edges'")
+            raise key_error(("edges" if self.edges is not None else "width",),
+                            "a bin step takes exactly one of 'width' or 'edges'")
         if self.edges is not None and (len(self.edges) < 2 or sorted(set(self.edges)) != self.edges):
-            raise ValueError("'edges' must hold at least two strictly ascending numbers")
+            raise key_error(("edges",), f"expected at least two strictly ascending numbers, got {self.edges}")
         return self
 
 
@@ -300,9 +313,9 @@ class Aggregation(Strict):
     @model_validator(mode="after")
     def _check(self) -> Aggregation:
         if self.column is None and self.fn != "count":
-            raise ValueError(f"aggregation {self.fn!r} needs a 'column'")
+            raise key_error(("column",), f"aggregation {self.fn!r} needs a 'column'")
         if self.fn in ("first", "last") and not self.order_by:
-            raise ValueError(f"aggregation {self.fn!r} needs an 'order_by'")
+            raise key_error(("order_by",), f"aggregation {self.fn!r} needs an 'order_by'")
         return self
 
     @property
@@ -345,9 +358,9 @@ class JoinClause(Strict):
     @model_validator(mode="after")
     def _keys(self) -> JoinClause:
         if self.type == "cross" and self.on:
-            raise ValueError("a cross join takes no 'on' keys")
+            raise key_error(("on",), "a cross join takes no 'on' keys")
         if self.type != "cross" and not self.on:
-            raise ValueError(f"a {self.type} join needs at least one 'on' key")
+            raise key_error(("on",), f"a {self.type} join needs at least one 'on' key")
         return self
 
 
@@ -399,7 +412,7 @@ class WindowFunction(Strict):
     @model_validator(mode="after")
     def _check(self) -> WindowFunction:
         if self.fn in ("lag", "lead", "sum", "avg", "min", "max") and self.column is None:
-            raise ValueError(f"window function {self.fn!r} needs a 'column'")
+            raise key_error(("column",), f"window function {self.fn!r} needs a 'column'")
         return self
 
     @property
@@ -464,7 +477,7 @@ class TopNRecipe(RecipeBase):
     @model_validator(mode="after")
     def _some(self) -> TopNRecipe:
         if self.first == 0 and self.last == 0:
-            raise ValueError("top_n needs 'first' and/or 'last' greater than 0")
+            raise key_error(("first",), "top_n needs 'first' and/or 'last' greater than 0")
         return self
 
 
@@ -496,11 +509,13 @@ class SplitRecipe(RecipeBase):
     @model_validator(mode="after")
     def _one_mode(self) -> SplitRecipe:
         if (self.rules is None) == (self.random is None):
-            raise ValueError("a split recipe takes exactly one of 'rules' or 'random'")
+            raise key_error(("random" if self.random is not None else "rules",),
+                            "a split recipe takes exactly one of 'rules' or 'random'")
         if self.random is not None:
             total = sum(self.random.ratios.values())
             if total > 1.0 + 1e-9 or any(r < 0 for r in self.random.ratios.values()):
-                raise ValueError(f"random split ratios must be >= 0 and sum to at most 1, got {total}")
+                raise key_error(("random", "ratios"),
+                                f"random split ratios must be >= 0 and sum to at most 1, got {total}")
         return self
 
 
@@ -518,9 +533,10 @@ class SampleRecipe(RecipeBase):
     @model_validator(mode="after")
     def _mode(self) -> SampleRecipe:
         if self.mode == "first" and self.n is None:
-            raise ValueError("sample mode 'first' needs 'n'")
+            raise key_error(("n",), "sample mode 'first' needs 'n'")
         if self.mode == "random" and (self.fraction is None or not self.key):
-            raise ValueError("sample mode 'random' needs 'fraction' and 'key'")
+            raise key_error(("fraction" if self.fraction is None else "key",),
+                            "sample mode 'random' needs 'fraction' and 'key'")
         return self
 
 
@@ -531,7 +547,7 @@ class PivotAggregation(Strict):
     @model_validator(mode="after")
     def _check(self) -> PivotAggregation:
         if self.column is None and self.fn != "count":
-            raise ValueError(f"pivot aggregation {self.fn!r} needs a 'column'")
+            raise key_error(("column",), f"pivot aggregation {self.fn!r} needs a 'column'")
         return self
 
 
