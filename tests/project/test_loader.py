@@ -9,19 +9,7 @@ import pytest
 from tideflow.errors import GraphError, ProjectError
 from tideflow.project import load_project
 
-CONFIG = "name: t\nconnections:\n  warehouse: {type: duckdb}\n"
-
-
-def make(tmp_path: Path, recipes: dict[str, str], datasets: dict[str, str] | None = None,
-         config: str = CONFIG) -> Path:
-    (tmp_path / "tideflow.yaml").write_text(config)
-    (tmp_path / "datasets").mkdir()
-    (tmp_path / "recipes").mkdir()
-    for name, text in (datasets if datasets is not None else {"src": "table: src\n"}).items():
-        (tmp_path / "datasets" / f"{name}.yaml").write_text(text)
-    for name, text in recipes.items():
-        (tmp_path / "recipes" / name).write_text(text)
-    return tmp_path
+from .helpers import CONFIG, make
 
 
 def test_valid_project_loads_with_defaults(tmp_path: Path) -> None:

@@ -15,21 +15,9 @@ from tideflow.errors import GraphError, ProjectError
 from tideflow.project import load_project
 from tideflow.project.yamlfile import loads
 
-CONFIG = "name: t\nconnections:\n  warehouse: {type: duckdb}\n"
+from .helpers import CONFIG, make
+
 SORT = "type: sort\ninputs: src\noutputs: s\norder_by: [{column: id}]\n"  # 4 lines
-
-
-def make(tmp_path: Path, recipes: dict[str, str | bytes], datasets: dict[str, str] | None = None,
-         config: str = CONFIG) -> Path:
-    (tmp_path / "tideflow.yaml").write_text(config)
-    (tmp_path / "datasets").mkdir()
-    (tmp_path / "recipes").mkdir()
-    for name, text in (datasets if datasets is not None else {"src": "table: src\n"}).items():
-        (tmp_path / "datasets" / f"{name}.yaml").write_text(text)
-    for name, content in recipes.items():
-        path = tmp_path / "recipes" / name
-        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
-    return tmp_path
 
 
 # ---------------------------------------------------------------- A. two datasets, one table
