@@ -74,8 +74,8 @@ def test_unknown_columns_are_reported_when_checks_run(tmp_path: Path) -> None:
     ({"checks": [{"rule": "unique", "columns": ["amount", "dy"]}]},
      r"at checks\[0\].columns\[1\]: check 'unique\(amount, dy\)': unknown column 'dy': did you mean 'day'\?"),
     ({"checks": [{"rule": "in_set", "column": "day", "values": ["2024-01-01", "tomorrow"]}]},
-     r"at checks\[0\].values\[1\]: check 'in_set\(day\)': value for column 'day': expected a value of type date, "
-     r"got 'tomorrow'"),
+     r"at checks\[0\].values\[1\]: check 'in_set\(day\)': value for column 'day': expected a date value, "
+     r"got a string 'tomorrow'"),
     ({"checks": [{"rule": "compare", "left": "record_count", "op": "<",
                   "right": {"dataset": "ordres", "metric": "record_count"}}]},
      r"at checks\[0\].right.dataset: check .*: unknown dataset 'ordres': did you mean 'orders'\?"),

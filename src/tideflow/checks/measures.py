@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from tideflow.project.checks_specs import MetricSpec
+from tideflow.project.yamlfile import describe_value
 from tideflow.recipes import ColumnType, Schema
 
 Scalar = bool | int | float | str | dt.date | dt.datetime
@@ -196,7 +197,7 @@ def type_problem(measure: Measure, typ: ColumnType) -> str | None:
 
 def coerce_value(value: Scalar, typ: ColumnType) -> Scalar:
     """``value`` (from YAML) as a value of a ``typ`` column; ``ValueError`` saying expected/got."""
-    bad = ValueError(f"expected a value of type {typ}, got {value!r} ({type(value).__name__})")
+    bad = ValueError(f"expected {typ.with_article} value, got {describe_value(value)}")
     if typ == ColumnType.BOOLEAN:
         if isinstance(value, bool):
             return value

@@ -28,6 +28,7 @@ from tideflow.project.checks_specs import (
     UniqueCheck,
     WithinRangeCheck,
 )
+from tideflow.project.yamlfile import describe_value
 from tideflow.recipes import ColumnType, Schema
 
 Outcome = Literal["ok", "warning", "error"]
@@ -167,8 +168,8 @@ def _comparable_pair(value: Any, bound: Any, key_path: str) -> tuple[Any, Any]:
                 raise RuleError(str(err), key_path) from None
     if type(value) is type(bound):
         return value, bound
-    raise RuleError(f"cannot compare {show_value(value)} ({type(value).__name__}) with {bound!r} "
-                    f"({type(bound).__name__})", key_path)
+    raise RuleError(f"cannot compare the measured value {show_value(value)} with {describe_value(bound)}",
+                    key_path)
 
 
 @dataclass(frozen=True)
