@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tideflow.errors import ExpressionError
-from tideflow.recipes.expressions import parse_checked, text_as
+from tideflow.recipes.expressions import parse_checked
+from tideflow.recipes.operand_types import text_as
 from tideflow.recipes.types import ColumnType
 
 T = ColumnType

@@ -17,7 +17,8 @@ from sqlglot import exp
 from tideflow.engines.sql.build import Ctx, binary, cast, col, typed_null
 from tideflow.engines.sql.casts import round_half_away, safe_cast, to_text
 from tideflow.errors import ExpressionError
-from tideflow.recipes.expressions import CAST_TYPES, infer_type, is_text_literal, parse_checked
+from tideflow.recipes.expressions import CAST_TYPES, infer_type, parse_checked
+from tideflow.recipes.operand_types import is_text_literal
 from tideflow.recipes.types import ColumnType
 
 T = ColumnType
