@@ -63,3 +63,29 @@ def test_a_failing_batch_fails_every_request_in_it_and_none_hangs() -> None:
         return await asyncio.gather(*(batcher.submit([i]) for i in range(6)), return_exceptions=True)
 
     assert all(isinstance(r, RuntimeError) for r in asyncio.run(main()))
+
+
+def test_one_requests_bad_record_fails_only_that_request() -> None:
+    """A batch that fails is scored again request by request: only the request with the bad record
+    gets the error; the others in the same batch get their outputs."""
+    calls: list[list[int]] = []
+
+    async def score(records: list[int]) -> list[int]:
+        calls.append(list(records))
+        await asyncio.sleep(0.005)
+        if -1 in records:
+            raise ValueError("a record the model cannot take")
+        return [r * 10 for r in records]
+
+    async def main() -> tuple[list[object], MicroBatcher]:
+        batcher = MicroBatcher(score, max_batch_size=16, max_wait_ms=20)
+        requests = [[1, 2], [3, -1], [5]]
+        out = await asyncio.gather(*(batcher.submit(r) for r in requests), return_exceptions=True)
+        await batcher.close()
+        return list(out), batcher
+
+    out, batcher = asyncio.run(main())
+    assert out[0] == [10, 20] and out[2] == [50]
+    assert isinstance(out[1], ValueError)
+    assert any(3 in c and 5 in c for c in calls)  # they were batched together first
+    assert batcher._in_flight == 0

@@ -59,6 +59,8 @@ endpoints:
   - {name: strict_worker, type: prediction, model: strict, workers: 1}
   - {name: native, type: prediction, model: native, workers: 0}
   - {name: legacy, type: prediction, model: legacy, workers: 0}
+  - {name: legacy_strict, type: prediction, model: legacy_strict, workers: 0}
+  - {name: legacy_strict_worker, type: prediction, model: legacy_strict, workers: 1}
 """
 
 ROW = {"amount": 25.0, "age": 40, "merchant": "online", "day": "2026-03-01"}
@@ -79,12 +81,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = load_project(root)
     for name in ("strict", "native"):
         assert train(project, name, runtime=LocalRuntime()).version is not None
-    with Registry(project.state_dir) as registry:  # a version saved before the probe existed
-        native = registry.get("native")
-        old_record = {k: v for k, v in native.record.items() if k != MISSING_REFUSED}
-        registry.save("legacy", registry.load_pipeline("native"), algorithm=native.algorithm, metric=native.metric,
-                      score=native.score, metrics=native.metrics, input_schema=native.input_schema,
-                      record=old_record)
+    with Registry(project.state_dir) as registry:  # versions saved before the probe existed
+        for source, legacy in (("native", "legacy"), ("strict", "legacy_strict")):
+            saved = registry.get(source)
+            old_record = {k: v for k, v in saved.record.items() if k != MISSING_REFUSED}
+            registry.save(legacy, registry.load_pipeline(source), algorithm=saved.algorithm, metric=saved.metric,
+                          score=saved.score, metrics=saved.metrics, input_schema=saved.input_schema,
+                          record=old_record)
     return root
 
 
@@ -178,3 +181,24 @@ def test_the_endpoint_description_and_openapi_say_which_features_need_a_value(no
     assert strict["merchant"]["type"] == ["string", "null"]
     native = doc["components"]["schemas"]["native_record"]["properties"]
     assert native["amount"]["type"] == ["number", "null"]
+
+
+@pytest.mark.parametrize("endpoint", ["legacy_strict", "legacy_strict_worker"])
+def test_an_old_version_that_fails_on_a_null_answers_422_naming_the_nulls(node: Server, endpoint: str) -> None:
+    """Saved without the probe's answer, the server cannot refuse the null up front; the model fails on
+    it while scoring, and the answer is still the client's 422, not a 500."""
+    with node.client() as c:
+        assert c.post(f"/v1/endpoints/{endpoint}/predict", json=ROW).status_code == 200
+        r = c.post(f"/v1/endpoints/{endpoint}/predict", json={**ROW, "amount": None, "merchant": None})
+        assert r.status_code == 422, r.text
+        error = _error(r)
+        assert error["field"] == "amount"
+        assert error["message"].startswith("field 'amount': the model failed on this record's missing values "
+                                           "(null: 'amount', 'merchant')")
+        assert "saved without the list of features" in error["message"]
+        assert "expected a number (double), got null" in error["message"]
+        many = c.post(f"/v1/endpoints/{endpoint}/predict", json=[ROW, {**ROW, "age": None}])
+        assert many.status_code == 422, many.text
+        assert _error(many)["message"].startswith("record 1, field 'age': the model failed")
+        # the endpoint keeps serving
+        assert c.post(f"/v1/endpoints/{endpoint}/predict", json=[ROW, ROW]).status_code == 200

@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tests.serving.conftest import SCHEMA, features, fitted
 
+from tideflow.serving.errors import InvalidInput
 from tideflow.serving.runners import SCORER_DIR, PredictionRunner, RunnerTarget, build_runner
 from tideflow.serving.workers import _frame, _unframe
 
@@ -50,8 +51,14 @@ def test_an_input_the_model_cannot_take_goes_to_the_pipeline_not_a_nan_answer(tm
     assert runner.scorer is not None
     ok = runner([{"amount": 120.0, "n_tx": 3}])
     assert not math.isnan(ok[0]["probability"])
-    with pytest.raises(ValueError, match="NaN"):  # scikit-learn's own error, as without a compiled scorer
+    # saved without the probe's answer: the null is the likely cause, the client's to fix (a 422)
+    with pytest.raises(InvalidInput, match="field 'amount': the model failed on this record's missing values"):
         runner([{"amount": None, "n_tx": 3}])
+    # with the answer (the model takes nulls, says the probe): a failure is the model's, raised as it came
+    known = PredictionRunner(1, {"amount": "double", "n_tx": "integer"}, pipeline, scorer_dir=tmp_path / "s",
+                             missing_refused=[])
+    with pytest.raises(ValueError, match="NaN"):  # scikit-learn's own error, as without a compiled scorer
+        known([{"amount": None, "n_tx": 3}])
 
 
 def test_build_runner_stores_the_scorer_with_the_saved_version(project: Path) -> None:

@@ -113,21 +113,29 @@ class MicroBatcher:
             self._timer = asyncio.get_running_loop().call_later(self.max_wait_s, self._flush)
 
     async def _run(self, group: list[tuple[list[Any], asyncio.Future[list[Any]]]]) -> None:
+        try:
+            await self._score_group(group)
+        finally:
+            self._in_flight -= 1
+
+    async def _score_group(self, group: list[tuple[list[Any], asyncio.Future[list[Any]]]]) -> None:
         batch = merge([records for records, _ in group])
         try:
             if self.on_batch is not None:
                 self.on_batch(len(batch.records))
             outputs = await self.score(batch.records)
             parts = split(outputs, batch)
-        except BaseException as err:  # every waiter gets the error, none hangs
+        except asyncio.CancelledError as err:  # every waiter gets the error, none hangs
             for _, future in group:
                 if not future.done():
                     future.set_exception(err)
-            if isinstance(err, asyncio.CancelledError):
-                raise
+            raise
+        except Exception as err:
+            if len(group) > 1:  # one request's bad record must not fail the others: each is scored alone
+                await asyncio.gather(*(self._score_group([one]) for one in group))
+            elif not group[0][1].done():
+                group[0][1].set_exception(err)
             return
-        finally:
-            self._in_flight -= 1
         for (_, future), part in zip(group, parts, strict=True):
             if not future.done():
                 future.set_result(part)

@@ -40,6 +40,7 @@ class InvalidInput(BadRequest):
     """A record does not match the endpoint's input schema. ``field`` names the feature (or tensor)."""
 
     def __init__(self, message: str, *, field: str | None = None, record: int | None = None) -> None:
+        self.detail = message  # without the "record i, field 'f': " prefix (a worker sends the parts)
         self.field = field
         self.record = record
         where = ""

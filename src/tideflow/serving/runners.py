@@ -19,7 +19,8 @@ from sqlglot import exp
 
 from tideflow.errors import ProjectError
 from tideflow.models.frames import records_frame
-from tideflow.serving.errors import ModelError
+from tideflow.serving.errors import InvalidInput, ModelError
+from tideflow.serving.inputs import expected
 from tideflow.serving.specs import (
     FunctionEndpoint,
     LookupEndpoint,
@@ -137,14 +138,16 @@ class PredictionRunner:
     The compiled scorer (preprocessing + model, equal to the pipeline's predictions to 1e-6) scores when
     the model compiles and its inputs are in the schema: one record goes through ``predict_one`` (no
     DataFrame), several through one ``predict`` over columns. Otherwise the pipeline scores a DataFrame.
-    ``missing_refused``: the features the model cannot score missing (the server refuses a null there).
+    ``missing_refused``: the features the model cannot score missing (the server refuses a null there);
+    None when the version was saved without that answer: a failure on a record with a null is then a 422.
     """
 
     def __init__(self, version: int, input_schema: dict[str, str], pipeline: Any, *, output: str = "auto",
-                 scorer_dir: Path | None = None, missing_refused: Iterable[str] = ()) -> None:
+                 scorer_dir: Path | None = None, missing_refused: Iterable[str] | None = None) -> None:
         self.version = str(version)
         self.input_schema: dict[str, str] | None = input_schema
-        self.missing_refused = frozenset(missing_refused)
+        self.missing_refused = frozenset(missing_refused or ())
+        self.missing_known = missing_refused is not None
         self.pipeline = pipeline
         classes = getattr(pipeline, "classes_", None)
         self.classes = [_py(c) for c in classes] if classes is not None else None
@@ -175,9 +178,32 @@ class PredictionRunner:
                 return outputs
         frame = self.frame(records)
         model = self.pipeline
-        if self.proba and self.classes is not None:
-            return self._outputs(model.predict_proba(frame))
-        return [{"prediction": _py(v)} for v in model.predict(frame)]
+        try:
+            if self.proba and self.classes is not None:
+                return self._outputs(model.predict_proba(frame))
+            return [{"prediction": _py(v)} for v in model.predict(frame)]
+        except Exception:
+            if not self.missing_known:
+                self._refuse_nulls(records)
+            raise
+
+    def _refuse_nulls(self, records: list[Record]) -> None:
+        """The pipeline failed on ``records``: when one holds a null, that is the client's to fix (422).
+
+        Only for a version saved without the probe's answer (``missing_refused`` unknown): with it, the
+        server refused such a null before scoring, and a failure is the model's (500). The error names
+        the first record with a null and its null features.
+        """
+        schema = self.input_schema or {}
+        for i, record in enumerate(records):
+            nulls = [name for name in schema if record.get(name) is None]
+            if nulls:
+                listed = ", ".join(repr(n) for n in nulls)
+                raise InvalidInput(
+                    f"the model failed on this record's missing values (null: {listed}): this version was "
+                    f"saved without the list of features it can score missing; expected "
+                    f"{expected(schema[nulls[0]])}, got null",
+                    field=nulls[0], record=i if len(records) > 1 else None) from None
 
     def _scored(self, records: list[Record]) -> list[Record] | None:
         """Outputs from the compiled scorer; None (the pipeline decides) when it gave no number (NaN): an
@@ -401,7 +427,7 @@ def build_runner(target: RunnerTarget, loader: ModelLoader = registry_loader, wo
         saved = _saved_version(root / ".tide", spec.model, version) if loader is registry_loader else None
         return PredictionRunner(version, schema, pipeline, output=spec.output,
                                 scorer_dir=None if saved is None else saved.path / SCORER_DIR,
-                                missing_refused=() if saved is None else saved.missing_refused or ())
+                                missing_refused=None if saved is None else saved.missing_refused)
     if isinstance(spec, FunctionEndpoint):
         file, function = spec.target(target.version)
         inputs: dict[str, str] | None = dict(spec.inputs) if spec.inputs is not None else None

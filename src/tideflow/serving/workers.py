@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from tideflow.serving.errors import ModelError, ServingError, Unavailable
+from tideflow.serving.errors import InvalidInput, ModelError, ServingError, Unavailable
 from tideflow.serving.runners import Runner, RunnerTarget, build_runner
 
 log = logging.getLogger("tideflow.serving")
@@ -78,6 +78,8 @@ def _score(runner: Runner, target: RunnerTarget, request_id: int, records: list[
     except ModelError as err:
         return (request_id, False, (str(err).rsplit(" (error id", 1)[0], err.error_id),
                 time.perf_counter() - started)
+    except InvalidInput as err:  # the client's to fix (a null the model cannot take): its parts, for a 422
+        return (request_id, False, ("invalid", err.detail, err.field, err.record), time.perf_counter() - started)
     except Exception as err:
         error_id = uuid.uuid4().hex[:16]
         log.error("error id %s in %s/%s v%s:\n%s", error_id, target.service, target.endpoint, target.version,
@@ -390,6 +392,9 @@ class WorkerPool:
         if future is not None and not future.done():
             if ok:
                 future.set_result(payload)
+            elif len(payload) == 4:
+                _, detail, field, record = payload
+                future.set_exception(InvalidInput(detail, field=field, record=record))
             else:
                 text, error_id = payload
                 future.set_exception(ModelError(text, endpoint=self.target.endpoint, error_id=error_id))
