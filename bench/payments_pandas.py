@@ -234,15 +234,119 @@ GROUP BY merchant_id, merchant_category, CAST(ts AS DATE)
 """,
 }
 
+# ---------------------------------------------------------------- tuned SQL: the ceiling
+# The whole Flow in SQL written with what the pandas baseline knows and the Flow does not: card_id is
+# unique in cards and merchant_id in merchants. So the window sorts only the payment columns (the inner
+# join to merchants is a filter on them), the per-card attributes are attached after the aggregation
+# instead of being grouped on, and merchant_daily joins no card. What the database could reach on this
+# Flow with every such rewrite: bench/pushdown.py runs it as (c), writing the same five outputs.
+
+TUNED_PAYMENTS = """
+    SELECT t.id, t.card_id, t.merchant_id, t.ts, t.status, t.channel,
+           {r_open}CASE t.currency WHEN 'USD' THEN t.amount * 0.92 WHEN 'GBP' THEN t.amount * 1.17
+                                 ELSE t.amount END{r_close} AS amount_eur
+    FROM {transactions} AS t
+    WHERE t.amount IS NOT NULL AND t.merchant_id IN (SELECT merchant_id FROM {merchants})"""
+
+CARD_COLUMNS = ("card_id, card_type, card_country, is_fraud, tx_count, declined_count, early_declined_count, "
+                "amount_eur_sum, amount_eur_avg, amount_eur_max, amount_eur_stddev, running_amount_eur_max, "
+                "merchants, weekend_share, night_share, online_share, cross_border_count, rapid_count, min_gap_s")
+SPLIT_KEY = "SUBSTRING(MD5('" + str(SPLIT_SEED) + "|' || COALESCE(CAST(card_id AS TEXT), '')), 1, 8){collate}"
+SPLIT_AT = format(int(SPLIT_TRAIN * 16**8), "08x")
+
+# (output, SQL) in the order they run; each path (card, merchant) is a chain, the two run side by side.
+TUNED_SQL = {
+    "card": (
+        ("card_features", """
+WITH payments AS (""" + TUNED_PAYMENTS + """
+), activity AS (
+    SELECT card_id, merchant_id, ts, status, channel, amount_eur,
+           SUM(amount_eur) OVER w AS running_amount_eur,
+           LAG(ts) OVER w AS previous_ts,
+           ROW_NUMBER() OVER w AS card_tx_seq
+    FROM payments
+    WINDOW w AS (PARTITION BY card_id ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+), per_card AS (
+    SELECT a.card_id,
+           COUNT(*) AS tx_count,
+           COUNT(*) FILTER (WHERE status <> 'approved') AS declined_count,
+           COUNT(*) FILTER (WHERE status <> 'approved' AND card_tx_seq <= 3) AS early_declined_count,
+           SUM(amount_eur) AS amount_eur_sum,
+           AVG(amount_eur) AS amount_eur_avg,
+           MAX(amount_eur) AS amount_eur_max,
+           STDDEV_SAMP(amount_eur) AS amount_eur_stddev,
+           MAX(running_amount_eur) AS running_amount_eur_max,
+           COUNT(DISTINCT a.merchant_id) AS merchants,
+           AVG(CAST(CASE WHEN EXTRACT(ISODOW FROM ts) >= 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS weekend_share,
+           AVG(CAST(CASE WHEN EXTRACT(HOUR FROM ts) < 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS night_share,
+           AVG(CAST(CASE WHEN channel = 'online' THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS online_share,
+           COUNT(*) FILTER (WHERE c.country <> m.country) AS cross_border_count,
+           COUNT(*) FILTER (WHERE ts - previous_ts < INTERVAL '10 minutes') AS rapid_count,
+           {epoch_open}MIN(ts - previous_ts){epoch_close} AS min_gap_s
+    FROM activity AS a
+    LEFT JOIN (SELECT card_id, country FROM {cards}) AS c ON a.card_id = c.card_id
+    JOIN (SELECT merchant_id, country FROM {merchants}) AS m ON a.merchant_id = m.merchant_id
+    GROUP BY a.card_id
+)
+SELECT p.card_id, c.card_type, c.country AS card_country, c.is_fraud, p.tx_count, p.declined_count,
+       p.early_declined_count, p.amount_eur_sum, p.amount_eur_avg, p.amount_eur_max, p.amount_eur_stddev,
+       p.running_amount_eur_max, p.merchants, p.weekend_share, p.night_share, p.online_share,
+       p.cross_border_count, p.rapid_count, p.min_gap_s
+FROM per_card AS p LEFT JOIN {cards} AS c ON p.card_id = c.card_id
+"""),
+        ("card_features_train", "SELECT " + CARD_COLUMNS + " FROM {card_features} WHERE "
+         + SPLIT_KEY + " < '" + SPLIT_AT + "'"),
+        ("card_features_test", "SELECT " + CARD_COLUMNS + " FROM {card_features} WHERE "
+         + SPLIT_KEY + " >= '" + SPLIT_AT + "'"),
+    ),
+    "merchant": (
+        ("merchant_daily", """
+WITH payments AS (""" + TUNED_PAYMENTS + """
+), daily AS (
+    SELECT merchant_id, CAST(ts AS DATE) AS tx_date,
+           COUNT(*) AS tx_count,
+           COUNT(*) FILTER (WHERE status <> 'approved') AS declined_count,
+           SUM(amount_eur) AS amount_eur_sum,
+           MAX(amount_eur) AS amount_eur_max,
+           COUNT(DISTINCT card_id) AS cards
+    FROM payments
+    GROUP BY merchant_id, CAST(ts AS DATE)
+)
+SELECT d.merchant_id, m.category AS merchant_category, d.tx_date, d.tx_count, d.declined_count,
+       d.amount_eur_sum, d.amount_eur_max, d.cards
+FROM daily AS d JOIN {merchants} AS m ON d.merchant_id = m.merchant_id
+"""),
+        ("merchant_risk", """
+SELECT merchant_id, merchant_category, COUNT(*) AS active_days, SUM(tx_count) AS tx_count,
+       SUM(declined_count) AS declined_count,
+       CAST(SUM(declined_count) AS DOUBLE PRECISION) / SUM(tx_count) AS decline_rate,
+       SUM(amount_eur_sum) AS amount_eur, MAX(tx_count) AS busiest_day_tx_count,
+       MAX(amount_eur_max) AS amount_eur_max
+FROM {merchant_daily}
+GROUP BY merchant_id, merchant_category
+ORDER BY decline_rate DESC NULLS LAST, merchant_id
+"""),
+    ),
+}
+
 DIALECT = {
     # Round half away from zero to 2 places: DuckDB's ROUND of a DOUBLE does it; PostgreSQL has
     # no round(double precision, int), so the value goes through NUMERIC.
-    "duckdb": {"r_open": "ROUND(", "r_close": ", 2)", "epoch_open": "EPOCH(", "epoch_close": ")"},
+    # The split compares hex digits bytewise: PostgreSQL's default collation may not.
+    "duckdb": {"r_open": "ROUND(", "r_close": ", 2)", "epoch_open": "EPOCH(", "epoch_close": ")", "collate": ""},
     "postgres": {"r_open": "CAST(ROUND(CAST(", "r_close": " AS NUMERIC), 2) AS DOUBLE PRECISION)",
-                 "epoch_open": "CAST(EXTRACT(EPOCH FROM ", "epoch_close": ") AS DOUBLE PRECISION)"},
+                 "epoch_open": "CAST(EXTRACT(EPOCH FROM ", "epoch_close": ") AS DOUBLE PRECISION)",
+                 "collate": ' COLLATE "C"'},
 }
 
 
 def hand_sql(recipe: str, dialect: str, qualify: dict[str, str]) -> str:
     """The hand-written SQL of ``recipe`` for ``dialect``; ``qualify`` maps table -> qualified name."""
     return HAND_SQL[recipe].format(**DIALECT[dialect], **qualify)
+
+
+def tuned_sql(dialect: str, qualify: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """The tuned SQL of the whole Flow per path, as (output, SQL) for ``dialect``; ``qualify`` maps each
+    source and output name to the qualified table the statements read and write."""
+    return {path: [(out, sql.format(**DIALECT[dialect], **qualify)) for out, sql in chain]
+            for path, chain in TUNED_SQL.items()}
