@@ -45,6 +45,16 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f": did you mean {best!r}?" if best else ""
 
 
+def name_too_long(what: str, name: str, database: str, limit: int | None) -> str | None:
+    """The message for ``name`` when it is longer than ``database`` keeps (``limit`` UTF-8 bytes; None: no
+    limit), else None. PostgreSQL cuts every identifier to 63 bytes, so two long names could become one."""
+    size = len(name.encode("utf-8"))
+    if limit is None or size <= limit:
+        return None
+    return (f"{what} name {name!r} is {size} bytes long; a {database} database keeps only the first {limit} "
+            f"bytes of a name (two long names could become one): expected at most {limit} bytes, shorten it")
+
+
 class TideflowError(Exception):
     """Base of every error Tideflow raises on purpose."""
 

@@ -20,7 +20,7 @@ from tideflow.connections.base import (
     read_secret,
     temp_table_name,
 )
-from tideflow.errors import ConnectionError_, MissingExtraError, ProjectError
+from tideflow.errors import ConnectionError_, MissingExtraError, ProjectError, name_too_long
 from tideflow.project import PostgresConnection
 from tideflow.recipes import ColumnType, Schema
 
@@ -185,6 +185,10 @@ class PostgresSql(SqlConnection):
                       before_swap: BeforeSwap | None = None) -> int:
         from tideflow.connections.base import arrow_logical_type
 
+        for name in schema.names:
+            too_long = name_too_long("output column", name, "postgres", PostgresConnection.max_name_bytes)
+            if too_long is not None:
+                raise ConnectionError_(f"cannot write table {table!r} on connection {self.name!r}: {too_long}")
         temp = temp_table_name(table)
         columns = ", ".join(f"{_ident(f.name)} {_PG_TYPES[arrow_logical_type(f.type)]}" for f in schema)
         self.con.execute(f"CREATE TABLE {self._qualified(temp)} ({columns})")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
-from tideflow.errors import did_you_mean
+from tideflow.errors import did_you_mean, name_too_long
 from tideflow.project.checks_specs import CheckList, MetricSpec
 from tideflow.project.compute_specs import ComputeSpec
 from tideflow.project.yamlfile import key_error
@@ -47,6 +47,9 @@ class PostgresConnection(Strict):
     ``password_env`` or from the key ``password_secret`` of the ignored ``.tide/secrets.yaml``.
     """
 
+    # PostgreSQL keeps the first 63 bytes of an identifier (NAMEDATALEN - 1) and drops the rest.
+    max_name_bytes: ClassVar[int] = 63
+
     type: Literal["postgres"]
     host: str = "127.0.0.1"
     port: StrictInt = Field(default=5432, ge=1, le=65535)
@@ -60,6 +63,14 @@ class PostgresConnection(Strict):
     concurrent_queries: StrictInt | None = Field(default=None, ge=1, le=64)
     # Session settings for build connections, e.g. {work_mem: 256MB}: set with set_config(), values bound.
     settings: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema_fits(cls, value: str) -> str:
+        message = name_too_long("schema", value, "postgres", cls.max_name_bytes)
+        if message is not None:
+            raise ValueError(message)
+        return value
 
 
 class FilesConnection(Strict):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tideflow.errors import GraphError
+from tideflow.errors import GraphError, ProjectError, name_too_long
 from tideflow.project.specs import DuckDBConnection, PostgresConnection
 
 if TYPE_CHECKING:
@@ -43,12 +43,21 @@ class _Stored:
 
 
 def check_tables(project: Project) -> None:
-    """Refuse two datasets stored in one table of one database (see the module's docstring)."""
+    """Refuse two datasets stored in one table of one database (see the module's docstring), and a
+    table name longer than the database keeps (PostgreSQL: 63 bytes; it would cut it silently)."""
     seen: dict[tuple[str, ...], _Stored] = {}
     for name in project.datasets:
         stored = _stored(project, name)
         if stored is None:
             continue
+        conn = project.config.connections[stored.connection]
+        if isinstance(conn, PostgresConnection):
+            too_long = name_too_long("table", stored.table, "postgres", conn.max_name_bytes)
+            if too_long is not None:
+                fix = "" if stored.file and stored.file.startswith("datasets/") else (
+                    f" (rename the output, or declare it in datasets/{stored.dataset}.yaml with a shorter 'table')")
+                raise ProjectError(f"dataset {stored.dataset!r}: {too_long}{fix}",
+                                   file=stored.file, line=stored.line, key_path=stored.key_path)
         key = (*_database(project, stored.connection), stored.schema.lower(), stored.table.lower())
         if key in seen:
             raise _shared_table(seen[key], stored)
