@@ -17,12 +17,48 @@ from tideflow.project.yamlfile import loads
 from .test_build import duck, write_project
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "checks.md"
-BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.S)
+ALL_BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.S)
+BLOCKS = [b for b in ALL_BLOCKS if not b.startswith("# recipes/")]  # dataset files (the rest: their recipes)
 
 
 @pytest.mark.parametrize("block", BLOCKS)
 def test_doc_example_validates(block: str) -> None:
     DatasetSpec.model_validate({"name": "example", **loads(block)})
+
+
+def _section(title: str) -> str:
+    text = DOC.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def test_doc_example_verified_before_the_build(tmp_path: Path) -> None:
+    """The files of 'Verified before the build' refused as the page says, by `tide flow explain` and
+    `tide flow build` (exit 2), nothing built; the same project with the fixes it names builds."""
+    from tideflow.cli.main import app
+
+    section = _section("Verified before the build")
+    files = {b.splitlines()[0].removeprefix("# "): b for b in re.findall(r"```yaml\n(.*?)```", section, flags=re.S)}
+    assert set(files) == {"recipes/clean_orders.yaml", "datasets/clean_orders.yaml"}
+    expected = re.findall(r"```text\n(.*?)```", section, flags=re.S)[0].splitlines()
+    root = tmp_path / "p"
+    for name, text in {"tideflow.yaml": "name: t\n", "datasets/orders.yaml": "table: orders\n", **files}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    duck(root, "CREATE TABLE orders AS SELECT * FROM (VALUES (1, 'new', DATE '2024-01-02')) t(id, status, day)")
+    runner = CliRunner(env={"COLUMNS": "300", "NO_COLOR": "1", "TERM": "dumb", "TIDE_PROJECT": None})
+    dataset = root / "datasets" / "clean_orders.yaml"
+    for line in expected:
+        for command in ("explain", "build"):
+            result = runner.invoke(app, ["flow", command, "-p", str(root)])
+            assert result.exit_code == 2, result.output
+            assert result.stderr.strip() == line
+        dataset.write_text(dataset.read_text().replace("column: status", "column: state"))
+    assert duck(root, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'clean_orders'") == [(0,)]
+    dataset.write_text(dataset.read_text().replace("{min: 2024}", "{min: 2024-01-01}"))
+    result = runner.invoke(app, ["flow", "build", "-p", str(root)])
+    assert result.exit_code == 0, result.output
 
 
 def test_docs_show_every_rule_and_metric() -> None:

@@ -12,7 +12,7 @@ def test_checks_api() -> None:
         "SqlSource", "TopValue", "aggregate_query", "check_dataset", "check_measures", "compute", "compute_arrow",
         "compute_sql", "dataset_source", "dataset_version", "duplicates_query", "evaluate", "measure_of", "plan",
         "profile_metrics", "range_bounds", "run_checks", "schema_fingerprint", "show_value", "top_values_query",
-        "wants_checks", "worst",
+        "verify_declared", "wants_checks", "worst",
     ])
     for name in tideflow.checks.__all__:
         assert hasattr(tideflow.checks, name), name

@@ -256,9 +256,9 @@ def test_a_check_error_names_the_dataset_file_not_the_recipe_of_the_same_name(tm
     con.close()
     project = load_project(root)
     assert project.files["r"] == "recipes/r.yaml" and project.dataset_files["r"] == "datasets/r.yaml"
-    run = build(project).runs[0]
-    assert run.status == "failed"
-    assert "datasets/r.yaml:4 at checks[0].columns[0]: check 'unique(nope)': unknown column 'nope'" in run.error
+    with pytest.raises(ProjectError, match=r"^datasets/r.yaml:4 at checks\[0\].columns\[0\]: check 'unique\(nope\)': "
+                                           r"unknown column 'nope'"):
+        build(project)  # refused at planning, before the recipe runs
 
 
 # ---------------------------------------------------------------- G. keys that are not names

@@ -5,7 +5,14 @@ aggregate query per dataset where the data lives (Polars for files and in-memory
 evaluated purely; recorded in the state store's history. See docs/checks.md.
 """
 
-from tideflow.checks.building import BuildChecks, check_dataset, dataset_source, dataset_version, wants_checks
+from tideflow.checks.building import (
+    BuildChecks,
+    check_dataset,
+    dataset_source,
+    dataset_version,
+    verify_declared,
+    wants_checks,
+)
 from tideflow.checks.history import REJECTED, MetricHistory, RecordedMetric, RecordedOutcome
 from tideflow.checks.measures import Measure, MetricValue, TopValue, measure_of, schema_fingerprint, show_value
 from tideflow.checks.memory import compute_arrow
@@ -58,6 +65,7 @@ __all__ = [
     "schema_fingerprint",
     "show_value",
     "top_values_query",
+    "verify_declared",
     "wants_checks",
     "worst",
 ]

@@ -4,6 +4,7 @@
 table *before* it replaces the previous one, the checks of a memory output on its Arrow table
 before it is written. An error-severity failure raises ``ChecksFailed``, so the recipe fails and
 the previous data stays in place. ``check_dataset`` runs a stored dataset's metrics and checks.
+``verify_declared`` is the planner's side: the declarations against a schema, before a build.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Protocol
 import pyarrow as pa
 
 from tideflow.checks.history import REJECTED, MetricHistory
-from tideflow.checks.runner import ArrowSource, ChecksFailed, DatasetReport, Source, SqlSource, run_checks
+from tideflow.checks.references import SchemaOf
+from tideflow.checks.runner import ArrowSource, ChecksFailed, DatasetReport, Source, SqlSource, plan, run_checks
 from tideflow.connections import SqlConnection
 from tideflow.errors import ProjectError
 from tideflow.project import Project
 from tideflow.project.checks_specs import MetricSpec
+from tideflow.recipes import Schema
 
 
 class _StateLike(Protocol):
@@ -62,6 +65,14 @@ def naming_its_file(project: Project, dataset: str) -> Iterator[str | None]:
             raise
         raise ProjectError(err.message, file=file, line=project.dataset_key_line(dataset, err.key_path),
                            key_path=err.key_path) from None
+
+
+def verify_declared(project: Project, dataset: str, schema: Schema, *, schema_of: SchemaOf | None = None) -> None:
+    """Refuse ``dataset``'s declared metrics and checks, before anything runs, when they cannot run on
+    ``schema`` (the schema the planner knows it will have): a ``ProjectError`` naming its file, line and
+    key path, worded as the same error is when the checks run (``runner.plan`` verifies both)."""
+    with naming_its_file(project, dataset) as file:
+        plan(project.datasets[dataset], schema, file=file, datasets=project.datasets, schema_of=schema_of)
 
 
 def history_of(state: _StateLike) -> MetricHistory:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tideflow.checks.measures import Measure, MetricValue, coerce_value, measure_of, show_value
+from tideflow.checks.references import bound_problem, pair_problem, typical_problem, value_type
 from tideflow.errors import nearest
 from tideflow.project.checks_specs import (
     CheckSpec,
@@ -28,7 +29,6 @@ from tideflow.project.checks_specs import (
     UniqueCheck,
     WithinRangeCheck,
 )
-from tideflow.project.yamlfile import describe_value
 from tideflow.recipes import ColumnType, Schema
 
 Outcome = Literal["ok", "warning", "error"]
@@ -148,28 +148,30 @@ def _compare(check: CompareCheck, dataset: str, values: Values, past: Past) -> C
         missing = check.left if left is None else check.right
         why = "no recorded value" if missing.source else "NULL"
         return _outcome(check, dataset, check.severity, True, expected, f"{got} ({missing.label} is {why})")
-    left, right = _comparable_pair(left, right, "right")
+    left, right = _pair(check, left, right)
     return _outcome(check, dataset, check.severity, not _OPS[check.op](left, right), expected, got)
 
 
-def _comparable_pair(value: Any, bound: Any, key_path: str) -> tuple[Any, Any]:
-    """``value`` and ``bound`` made comparable (a date bound for a timestamp value...), or RuleError."""
-    if isinstance(value, tuple) or isinstance(bound, tuple):
-        raise RuleError("top_values cannot be compared: use its column's other metrics", key_path)
-    if isinstance(value, bool) != isinstance(bound, bool):
-        raise RuleError(f"cannot compare {show_value(value)} with {bound!r}", key_path)
-    if isinstance(value, int | float) and isinstance(bound, int | float):
-        return value, bound
-    for typ, kind in ((ColumnType.TIMESTAMP, dt.datetime), (ColumnType.DATE, dt.date)):
-        if isinstance(value, kind):
-            try:
-                return value, coerce_value(bound, typ)
-            except ValueError as err:
-                raise RuleError(str(err), key_path) from None
-    if type(value) is type(bound):
-        return value, bound
-    raise RuleError(f"cannot compare the measured value {show_value(value)} with {describe_value(bound)}",
-                    key_path)
+def _bounded(label: str, value: Any, bound: Any, key_path: str) -> tuple[Any, Any]:
+    """``value`` and ``bound`` made comparable (a date bound for a timestamp value...), or RuleError worded
+    as the planner words it (``references.bound_problem``), from the type of the measured value."""
+    typ = value_type(value)
+    problem = bound_problem(label, typ, bound)
+    if problem:
+        raise RuleError(problem, key_path)
+    if typ in (ColumnType.DATE, ColumnType.TIMESTAMP):
+        return value, coerce_value(bound, typ)  # type: ignore[arg-type]
+    return value, bound
+
+
+def _pair(check: CompareCheck, left: Any, right: Any) -> tuple[Any, Any]:
+    """Both sides of a ``compare`` made comparable (a date meets a timestamp at midnight), or RuleError."""
+    problem = pair_problem(check.left.label, value_type(left), check.op, check.right.label, value_type(right))
+    if problem:
+        raise RuleError(problem, "right")
+    if isinstance(left, dt.datetime) != isinstance(right, dt.datetime):
+        left, right = (coerce_value(v, ColumnType.TIMESTAMP) if isinstance(v, dt.date) else v for v in (left, right))
+    return left, right
 
 
 @dataclass(frozen=True)
@@ -218,9 +220,9 @@ def _within_range(check: WithinRangeCheck, dataset: str, values: Values, past: P
     expected_parts: list[str] = []
     outcome: Outcome = "ok"
     for severity, rng in ranges:
-        if rng.typical is not None and (isinstance(value, bool) or not isinstance(value, int | float | None)):
-            raise RuleError(f"a typical range needs a numeric metric, {m.label} is {show_value(value)}",
-                            f"{severity}.typical")
+        problem = typical_problem(check.metric.label, value_type(value)) if rng.typical is not None else None
+        if problem:
+            raise RuleError(problem, f"{severity}.typical")
         bounds = range_bounds(rng, recorded, severity)
         label = "typical " if rng.typical is not None and bounds.enforced else ""
         expected_parts.append(f"{severity}: {label}{bounds.text()}")
@@ -232,7 +234,8 @@ def _within_range(check: WithinRangeCheck, dataset: str, values: Values, past: P
         for bound, inside in ((bounds.low, operator.ge), (bounds.high, operator.le)):
             if bound is None:
                 continue
-            v, b = _comparable_pair(value, bound, f"{severity}.{'min' if inside is operator.ge else 'max'}")
+            v, b = _bounded(check.metric.label, value, bound,
+                            f"{severity}.{'min' if inside is operator.ge else 'max'}")
             if not inside(v, b):
                 outcome = severity  # type: ignore[assignment]
     worst = outcome if outcome != "ok" else (ranges[0][0] if ranges else "error")

@@ -9,8 +9,9 @@ import pyarrow as pa
 from sqlglot import exp
 
 from tideflow.checks.history import MetricHistory
-from tideflow.checks.measures import Measure, MetricValue, measure_of, type_problem
+from tideflow.checks.measures import Measure, MetricValue, measure_of
 from tideflow.checks.memory import arrow_schema, compute_arrow
+from tideflow.checks.references import SchemaOf, check_references, metric_problem
 from tideflow.checks.rules import (
     CheckOutcome,
     Outcome,
@@ -22,15 +23,11 @@ from tideflow.checks.rules import (
 )
 from tideflow.checks.sqlcompute import compute_sql
 from tideflow.connections import SqlConnection
-from tideflow.errors import ProjectError, TideflowError, did_you_mean
+from tideflow.errors import ProjectError, TideflowError
 from tideflow.project import DatasetSpec
 from tideflow.project.checks_specs import (
     CheckSpec,
-    CompareCheck,
-    InSetCheck,
-    MetricRef,
     MetricSpec,
-    UniqueCheck,
     WithinRangeCheck,
 )
 from tideflow.recipes import Schema
@@ -92,50 +89,6 @@ class ChecksFailed(TideflowError):
         super().__init__(f"{len(report.errors)} error check(s) failed{suffix}: {failures}")
 
 
-# ------------------------------------------------------------------ references
-
-
-def _unknown_column(column: str, schema: Schema, what: str, file: str | None, key_path: str) -> ProjectError:
-    listing = ", ".join(repr(c) for c in schema) or "none"
-    return ProjectError(f"{what}: unknown column {column!r}{did_you_mean(column, schema)} "
-                        f"(the dataset has: {listing})", file=file, key_path=key_path)
-
-
-def _metric_problem(spec: MetricSpec, schema: Schema, what: str, file: str | None, key_path: str) -> None:
-    if spec.column is None:
-        return
-    if spec.column not in schema:
-        raise _unknown_column(spec.column, schema, what, file, f"{key_path}.column")
-    problem = type_problem(measure_of(spec), schema[spec.column])
-    if problem:
-        raise ProjectError(f"{what}: {problem}", file=file, key_path=key_path)
-
-
-def _check_references(check: CheckSpec, index: int, schema: Schema, file: str | None,
-                      datasets: Collection[str] | None) -> None:
-    what = f"check {check.label!r}"
-    path = f"checks[{index}]"
-    refs: list[tuple[str, MetricRef]] = []
-    if isinstance(check, WithinRangeCheck):
-        refs = [("metric", check.metric)]
-    elif isinstance(check, CompareCheck):
-        refs = [("left", check.left), ("right", check.right)]
-    elif isinstance(check, InSetCheck) and check.column not in schema:
-        raise _unknown_column(check.column, schema, what, file, f"{path}.column")
-    elif isinstance(check, UniqueCheck):
-        for i, column in enumerate(check.columns):
-            if column not in schema:
-                raise _unknown_column(column, schema, what, file, f"{path}.columns[{i}]")
-    for key, ref in refs:
-        if ref.model is not None:
-            continue  # a saved model's drift metric: read from the history, nothing to verify in this dataset
-        if ref.dataset is None:
-            _metric_problem(ref, schema, what, file, f"{path}.{key}")
-        elif datasets is not None and ref.dataset not in datasets:
-            raise ProjectError(f"{what}: unknown dataset {ref.dataset!r}{did_you_mean(ref.dataset, datasets)}",
-                               file=file, key_path=f"{path}.{key}.dataset")
-
-
 @dataclass(frozen=True)
 class _Plan:
     metrics: list[tuple[MetricSpec, Measure]]
@@ -149,17 +102,19 @@ class _Plan:
 
 
 def plan(spec: DatasetSpec, schema: Schema, *, file: str | None = None, metrics: Sequence[MetricSpec] | None = None,
-         run_checks: bool = True, datasets: Collection[str] | None = None) -> _Plan:
-    """Verify every reference against ``schema`` and list what to compute. Errors are ``ProjectError``s
-    naming ``file``, the metric or check, and the nearest column."""
+         run_checks: bool = True, datasets: Collection[str] | None = None, schema_of: SchemaOf | None = None) -> _Plan:
+    """Verify every reference against ``schema`` and list what to compute, reading no row. Errors are
+    ``ProjectError``s naming ``file``, the key path, the metric or check, what it takes, what it got and the
+    nearest column (``tideflow.checks.references``). The planner calls this on the schema a dataset will
+    have, before a build; ``run_checks`` on the real one. ``schema_of`` gives other datasets' schemas."""
     chosen = list(spec.metrics if metrics is None else metrics)
     planned_metrics = []
     for i, metric in enumerate(chosen):
-        _metric_problem(metric, schema, f"metric {metric.label!r}", file, f"metrics[{i}]")
+        metric_problem(metric, schema, f"metric {metric.label!r}", file, f"metrics[{i}]")
         planned_metrics.append((metric, measure_of(metric)))
     planned_checks = []
     for j, check in enumerate(spec.checks if run_checks else []):
-        _check_references(check, j, schema, file, datasets)
+        check_references(check, j, schema, file, datasets, schema_of)
         try:
             needs = check_measures(check, schema)
         except RuleError as err:

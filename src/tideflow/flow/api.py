@@ -40,6 +40,7 @@ def plan_build(project: Project, targets: list[str] | None = None, mode: str = "
         steps = [planner.planned(n, why) for n, why in selected.items()]
         candidates = planner.target_recipes(targets)
         skipped = [n for n in project.graph.order if n in candidates and n not in selected]
+        planner.verify_checks([*selected, *candidates])
         return Plan(steps=steps, skipped=skipped)
 
 
@@ -51,6 +52,8 @@ def build(project: Project, targets: list[str] | None = None, mode: str = "smart
         selected = planner.select(targets, _check_mode(mode))
         for name in selected:
             planner.decide(name)
+        # metrics and checks that cannot run on the schemas the plan knows are refused before anything runs
+        planner.verify_checks([*selected, *planner.target_recipes(targets)])
         builder = Builder(planner, parallelism=parallelism or project.config.defaults.parallelism,
                           on_event=on_event)
         return builder.run(selected)
@@ -63,7 +66,9 @@ def explain_recipe(project: Project, recipe: str, engine: str | None = None) -> 
     with Workspace(project) as workspace:
         planner = Planner(project, workspace, engine_override=_check_engine(engine))
         outdated = planner.select(list(spec.outputs), "smart")  # its upstream only: fingerprints cost a scan
-        return planner.planned(recipe, outdated.get(recipe, ""))
+        planned = planner.planned(recipe, outdated.get(recipe, ""))
+        planner.verify_checks([recipe])
+        return planned
 
 
 def recipe_sql(project: Project, recipe: str, dialect: str | None = None) -> dict[str, str]:

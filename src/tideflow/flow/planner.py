@@ -14,9 +14,11 @@ another version makes them outdated.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tideflow.errors import ProjectError, UnsupportedPushdown, did_you_mean
+from tideflow.checks import verify_declared
+from tideflow.errors import ConnectionError_, ProjectError, UnsupportedPushdown, did_you_mean
 from tideflow.flow.model import BuildMode, PlannedRecipe
 from tideflow.flow.model_recipes import Machine, batch_engine, cluster_address, cluster_cpus
 from tideflow.flow.scoring import ScoringModel, resolve_model
@@ -54,6 +56,7 @@ class Planner:
     _versions: dict[str, str] = field(default_factory=dict)
     _deciding: set[str] = field(default_factory=set)
     _models: dict[str, ScoringModel] = field(default_factory=dict)
+    _known: dict[str, Schema | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.compiler = RecipeCompiler(self.project, self.workspace, fused=self.fused, schema_of=self.schema_of,
@@ -156,6 +159,7 @@ class Planner:
                     (self.project.datasets.get(k, None) is not None and self.project.datasets[k].virtual)]:
             self._versions.pop(key, None)
         self._schemas.clear()
+        self._known.clear()
 
     def outdated_reason(self, name: str, running: set[str]) -> str:
         recipe = self.project.recipes[name]
@@ -332,6 +336,46 @@ class Planner:
                 schema = self.workspace.stored_schema(dataset)
         self._schemas[dataset] = schema
         return schema
+
+    def known_schema(self, dataset: str) -> Schema | None:
+        """The schema ``dataset`` will have once this plan has run, when it is known without running
+        anything: the stored schema of a source or of an output no selected recipe rewrites, the inferred
+        one of an output a selected recipe rewrites (or of a virtual one). None when only running tells:
+        the output of a Python recipe, anything computed from it, a source that cannot be read."""
+        if dataset in self._known:
+            return self._known[dataset]
+        self._known[dataset] = None  # a cycle cannot reach here (the graph is acyclic); a guard all the same
+        producer = self.project.graph.producer.get(dataset)
+        rewritten = producer is not None and (producer in self.run_set or self.project.datasets[dataset].virtual)
+        schema: Schema | None = None
+        try:
+            if not rewritten:
+                schema = self.schema_of(dataset)
+            elif producer is not None and all(self.known_schema(i) is not None
+                                              for i in self.project.recipes[producer].inputs):
+                schema = (self.compiler.infer_outputs(self.project.recipes[producer]) or {}).get(dataset)
+        except ConnectionError_:
+            schema = None  # an unreadable file: the build says so where it reads it
+        self._known[dataset] = schema
+        return schema
+
+    def verify_checks(self, recipes: Iterable[str]) -> None:
+        """Refuse (``ProjectError``) the metrics and checks declared on the outputs and source inputs of
+        ``recipes`` that cannot run on the schema those datasets will have (``known_schema``): an unknown
+        column, a metric or bound of the wrong type. Datasets whose schema only a run tells are verified
+        when their checks run, by the same rules in the same words."""
+        seen: set[str] = set()
+        for name in recipes:
+            recipe = self.project.recipes[name]
+            sources = [d for d in recipe.inputs if d not in self.project.graph.producer]
+            for dataset in [*recipe.outputs, *sources]:
+                spec = self.project.datasets[dataset]
+                if dataset in seen or not (spec.checks or spec.metrics):
+                    continue
+                seen.add(dataset)
+                schema = self.known_schema(dataset)
+                if schema is not None:
+                    verify_declared(self.project, dataset, schema, schema_of=self.known_schema)
 
     # ------------------------------------------------------------------ plan output
 

@@ -1,7 +1,9 @@
 """The ``metrics:`` and ``checks:`` sections of ``datasets/<name>.yaml``.
 
 Declarations only: ``tideflow.checks`` computes the metrics (in the database) and evaluates the
-checks. References to columns are verified when the checks run, against the dataset's real schema.
+checks. References to columns, and the types of the values checks compare, are verified against a
+schema by ``tideflow.checks.references``: the planner's (before a build) where it knows it, else the
+dataset's real one when the checks run.
 
 .. code-block:: yaml
 
