@@ -51,6 +51,11 @@ texts = st.sampled_from(["a", "b", "B", "é", "ü", "  pad ", "", "it's", 'say "
                          "a_b", "a%b", "a\\b", "50%"])
 
 
+# Doubles that are not numbers, or not finite: every engine must agree on them too (docs/recipes.md).
+INF, NAN = math.inf, math.nan
+specials = st.sampled_from([INF, -INF, NAN, -0.0])
+
+
 def _rows(draw: st.DrawFn, n: int) -> list[dict[str, Any]]:
     rows = []
     for i in range(n):
@@ -58,7 +63,7 @@ def _rows(draw: st.DrawFn, n: int) -> list[dict[str, Any]]:
             ID: i,
             K: draw(st.one_of(st.none(), st.integers(-2, 3))),
             G: draw(st.one_of(st.none(), st.sampled_from(["a", "b", "é", "it's", "x;y"]))),
-            V: draw(st.one_of(st.none(), st.integers(-50, 50).map(lambda x: x / 4),
+            V: draw(st.one_of(st.none(), st.integers(-50, 50).map(lambda x: x / 4), specials,
                               st.integers(-100, 100).map(lambda x: x / 10),  # on the edges of 0.1 bins
                               st.floats(-1e3, 1e3, allow_nan=False).map(lambda x: round(x, 3)))),
             N: draw(st.one_of(st.none(), st.integers(-20, 20))),
@@ -125,6 +130,16 @@ def _logical(dtype: pl.DataType) -> ColumnType:
 
 def schema_of_frame(df: pl.DataFrame) -> Schema:
     return {c: _logical(df.schema[c]) for c in df.columns}
+
+
+def compile_only(recipe: RecipeBase, inputs: Mapping[str, pl.DataFrame], dialect: str) -> None:
+    """Plan ``recipe`` for ``dialect`` without a database (pivot values as the memory engine finds them)."""
+    sql_inputs = {name: SqlInput(relation=exp.Table(this=exp.to_identifier(name, quoted=True)),
+                                 schema=schema_of_frame(df)) for name, df in inputs.items()}
+    pivot_values = None
+    if isinstance(recipe, PivotRecipe) and recipe.values is None:
+        pivot_values = inputs[recipe.inputs[0]].get_column(recipe.column).drop_nulls().unique().sort().to_list()
+    compile_recipe(recipe, sql_inputs, dialect, pivot_values=pivot_values)
 
 
 def run_sql(recipe: RecipeBase, inputs: Mapping[str, pl.DataFrame], dialect: str, con: Any,

@@ -5,15 +5,11 @@ unicode and hostile column names (quotes, semicolons, spaces)."""
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg import sql as pgsql
 
 from tideflow.recipes import RecipeBase, recipe_adapter
 
@@ -26,17 +22,6 @@ SETTINGS = settings(max_examples=int(os.environ.get("TIDE_DIFF_EXAMPLES", "25"))
 def spec(data: dict[str, Any]) -> RecipeBase:
     return recipe_adapter.validate_python({"name": "r", "inputs": ["t"], "outputs": ["out"], **data})
 
-
-@pytest.fixture(scope="module")
-def engines(pg_conn: Any) -> Iterator[dict[str, Any]]:
-    schema = f"tide_diff_{uuid.uuid4().hex[:10]}"
-    pg_conn.execute(pgsql.SQL("CREATE SCHEMA {}").format(pgsql.Identifier(schema)))
-    duck = duckdb.connect(":memory:")
-    try:
-        yield {"duck": duck, "pg": pg_conn, "schema": schema}
-    finally:
-        duck.close()
-        pg_conn.execute(pgsql.SQL("DROP SCHEMA {} CASCADE").format(pgsql.Identifier(schema)))
 
 
 def check(recipe: RecipeBase, inputs: dict[str, Any], engines: dict[str, Any], ordered: bool = False) -> None:
@@ -101,6 +86,13 @@ PREPARE_STEPS: list[list[dict[str, Any]]] = [
                               f"OR \"{S}\" ILIKE '\\Y%'"}],
     [{"op": "regex_extract", "column": S, "pattern": "([0-9]*)", "group": 1, "output": "d0"},
      {"op": "regex_extract", "column": S, "pattern": "([a-z]*)([0-9]+)", "group": 1, "output": "d1"}],
+    # Doubles that are not finite (the generator draws inf, -inf, NaN and -0.0): docs/recipes.md's rules.
+    [{"op": "formula", "column": c, "expr": e} for c, e in (
+        ("sq", f'SQRT("{V}")'), ("ln", f'LN("{V}")'), ("ex", f'EXP("{V}")'), ("p0", f'POWER("{V}", 0)'),
+        ("p2", f'POWER(2, "{V}")'), ("pv", f'POWER("{V}", -3)'), ("sg", f'SIGN("{V}")'), ("m", f'3 % "{V}"'),
+        ("mv", f'"{V}" % 3'), ("gr", f'GREATEST("{V}", 1)'), ("le", f'LEAST("{V}", "{N}")'),
+        ("b", f'CAST("{V}" AS BOOLEAN)'), ("t", f'CAST("{V}" - "{V}" AS VARCHAR)'), ("eq", f'"{V}" = "{V}" / 1'),
+        ("i", f'CAST("{V}" * 2 AS BIGINT)'), ("r", f'ROUND("{V}" - 1, 1)'))],
     [{"op": "bin", "column": V, "width": 2.5, "output": "w"},
      {"op": "bin", "column": V, "width": 0.1, "output": "w10"},
      {"op": "bin", "column": N, "edges": [-10, 0, 5, 10], "output": "e"}],
@@ -128,6 +120,9 @@ def test_round_at_ties_agrees_with_the_memory_engine(engines: dict[str, Any]) ->
              {"op": "formula", "column": "r0", "expr": f'ROUND("{V}")'},
              {"op": "formula", "column": "rm1", "expr": f'ROUND("{V}", -1)'},
              {"op": "formula", "column": "i", "expr": f'CAST("{V}" AS BIGINT)'},
+             # an operand that is an operation: scaled whole ("v" - 1) * 100, not "v" - 1 * 100
+             {"op": "formula", "column": "rs", "expr": f'ROUND("{V}" - 1, 2)'},
+             {"op": "formula", "column": "rsm", "expr": f'ROUND("{V}" + 1, -1)'},
              {"op": "round", "columns": [V], "decimals": 2}]
     check(spec({"type": "prepare", "steps": steps}), {"t": frame(rows)}, engines)
 
@@ -149,6 +144,7 @@ def test_double_text_agrees_with_the_memory_engine(engines: dict[str, Any]) -> N
 
 GROUPS: list[dict[str, Any]] = [
     {"keys": [G], "aggregations": [{"fn": "count"}, {"fn": "sum", "column": N}, {"fn": "avg", "column": V},
+                                   {"fn": "max", "column": V}, {"fn": "min", "column": V},
                                    {"fn": "min", "column": S}, {"fn": "max", "column": D},
                                    {"fn": "count_distinct", "column": K}, {"fn": "count", "column": V}]},
     {"keys": [], "aggregations": [{"fn": "count"}, {"fn": "sum", "column": V}, {"fn": "stddev", "column": V}]},
@@ -156,18 +152,21 @@ GROUPS: list[dict[str, Any]] = [
         {"fn": "first", "column": S, "order_by": [{"column": ID}]},
         {"fn": "last", "column": V, "order_by": [{"column": TS, "desc": True}, {"column": ID}]},
         {"fn": "concat", "column": S, "separator": ";"}]},
+    # NaN is one group key, inf another; max of a group holding NaN is NaN.
+    {"keys": [V], "aggregations": [{"fn": "count"}, {"fn": "max", "column": V, "output": "mx"},
+                                   {"fn": "concat", "column": V, "separator": "|", "order_by": [{"column": ID}]}]},
 ]
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("group", GROUPS, ids=["basic", "global", "ordered"])
+@pytest.mark.parametrize("group", GROUPS, ids=["basic", "global", "ordered", "double_keys"])
 @SETTINGS
 @given(rows=tables())
 def test_group(engines: dict[str, Any], group: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     check(spec({"type": "group", **group}), {"t": frame(rows)}, engines)
 
 
-JOIN_TYPES = ["inner", "left", "right", "full", "left_anti", "semi", "cross"]
+JOIN_TYPES = ["inner", "left", "right", "full", "left_anti", "semi", "cross", "inner_on_double"]
 
 
 @pytest.mark.postgres
@@ -177,6 +176,8 @@ JOIN_TYPES = ["inner", "left", "right", "full", "left_anti", "semi", "cross"]
 def test_join(engines: dict[str, Any], kind: str, left: list[dict[str, Any]], right: list[dict[str, Any]],
               third: list[dict[str, Any]]) -> None:
     on = [] if kind == "cross" else [{"left": K, "right": K}, {"left": G, "right": G}]
+    if kind == "inner_on_double":  # NaN matches NaN, inf matches inf, -0.0 matches 0.0
+        kind, on = "inner", [{"left": V, "right": V}]
     recipe = recipe_adapter.validate_python({
         "name": "j", "type": "join", "inputs": ["a", "b", "c"], "outputs": ["out"],
         "joins": [{"with": "b", "type": kind, "on": on},
@@ -209,7 +210,9 @@ WINDOWS: list[dict[str, Any]] = [
                    {"fn": "count", "frame": {"preceding": None, "following": None}, "output": "n_all"}]},
     {"partition_by": [B], "order_by": [{"column": K}, {"column": N, "desc": True}],
      "functions": [{"fn": "rank"}, {"fn": "dense_rank"}, {"fn": "max", "column": S, "output": "mx",
-                                                          "frame": {"preceding": None, "following": None}}]},
+                                                          "frame": {"preceding": None, "following": None}},
+                   {"fn": "max", "column": V, "output": "vmx", "frame": {"preceding": 1, "following": 1}},
+                   {"fn": "min", "column": V, "output": "vmn", "frame": {"preceding": 2, "following": 0}}]},
     {"partition_by": [], "order_by": [], "functions": [{"fn": "min", "column": V}, {"fn": "count", "column": N}]},
     {"partition_by": [G], "order_by": [{"column": TS}, {"column": ID}], "order_is_unique": True,
      "functions": [{"fn": "row_number"}, {"fn": "lag", "column": TS}, {"fn": "sum", "column": V, "output": "run"}]},

@@ -9,6 +9,7 @@ import pytest
 
 from tideflow.engines.sql import compile_recipe, output_schema
 from tideflow.errors import ProjectError
+from tideflow.recipes.types import ColumnType as T
 
 from .cases import TABLES, recipe
 from .harness import inputs_for
@@ -54,7 +55,7 @@ def test_names_longer_than_postgres_keeps_are_refused_on_postgres() -> None:
         compile_recipe(spec, INPUTS, "postgres", where="recipes/r.yaml")
     formula = recipe(type="prepare", steps=[{"op": "formula", "column": "é" * 32, "expr": "qty + 1"}])
     compile_recipe(formula, INPUTS, "duckdb")
-    with pytest.raises(ProjectError, match=r"at outputs\[0\]: output column name 'é{32}' is 64 bytes long"):
+    with pytest.raises(ProjectError, match=r"at steps\[0\].column: column name 'é{32}' is 64 bytes long"):
         compile_recipe(formula, INPUTS, "postgres", where="recipes/r.yaml")
     compile_recipe(recipe(type="prepare", steps=[{"op": "formula", "column": "x" * 63, "expr": "qty"}]), INPUTS,
                    "postgres")
@@ -67,3 +68,38 @@ def test_a_pivot_without_index_over_no_values_is_an_error() -> None:
         compile_recipe(pivot(index=[]), INPUTS, "duckdb", pivot_values=[], where="recipes/r.yaml")
     (schema,) = output_schema(pivot(), INPUTS, pivot_values=[]).values()
     assert list(schema) == ["customer"]
+
+
+@pytest.mark.parametrize(("spec", "key_path", "name"), [
+    # a name that only lives between two steps: PostgreSQL cuts it there too
+    ({"type": "prepare", "steps": [{"op": "formula", "column": "ü" * 32, "expr": "qty"},
+                                   {"op": "drop", "columns": ["ü" * 32]}]}, r"steps\[0\]\.column", "ü{32}"),
+    ({"type": "prepare", "steps": [{"op": "concat", "columns": ["id", "qty"], "output": "日" * 22}]},
+     r"steps\[0\]\.output", "日{22}"),
+    ({"type": "prepare", "steps": [{"op": "rename", "columns": {"qty": "🙂" * 16}}]}, r"steps\[0\]\.columns", "🙂{16}"),
+    ({"type": "group", "keys": ["customer"], "aggregations": [{"fn": "count_distinct", "column": "customer"},
+                                                              {"fn": "count", "output": "n" * 64}]},
+     r"aggregations\[1\]\.output", "n{64}"),
+    ({"type": "window", "order_by": [{"column": "id"}], "functions": [{"fn": "row_number", "output": "r" * 64}]},
+     r"functions\[0\]\.output", "r{64}"),
+    ({"type": "join", "inputs": ["orders", "customers"],
+      "joins": [{"with": "customers", "type": "left", "on": [{"left": "customer", "right": "name"}]}],
+      "select": {"customers": {"prefix": "p" * 60}}}, r"select\.customers\.prefix", "p{60}city"),
+])
+def test_a_long_name_is_refused_on_postgres_at_its_key(spec: dict[str, object], key_path: str, name: str) -> None:
+    """The error names the key that sets the name, wherever it lives (a step, an aggregation, a prefix)."""
+    compile_recipe(recipe(**spec), INPUTS, "duckdb")
+    with pytest.raises(ProjectError, match=rf"recipes/r.yaml at {key_path}: (output )?column name '{name}' is "
+                                           r"\d+ bytes long; .* expected at most 63 bytes"):
+        compile_recipe(recipe(**spec), INPUTS, "postgres", where="recipes/r.yaml")
+
+
+def test_a_long_input_column_is_refused_on_postgres() -> None:
+    """PostgreSQL would read a shorter name than the input's column: the input is refused, not truncated."""
+    schema, rows = TABLES["orders"]
+    long_inputs = inputs_for({"orders": ({**schema, "x" * 64: T.INTEGER}, [(*r, 1) for r in rows])})
+    spec = recipe(type="sort", order_by=[{"column": "id"}])
+    compile_recipe(spec, long_inputs, "duckdb")
+    with pytest.raises(ProjectError, match=r"recipes/r.yaml at inputs\[0\]: input 'orders': column name 'x{64}' is 64 "
+                                           r"bytes long"):
+        compile_recipe(spec, long_inputs, "postgres", where="recipes/r.yaml")

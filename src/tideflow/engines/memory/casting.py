@@ -5,7 +5,7 @@ Rules (documented in the engine's report and pinned by tests):
 * integer -> double exact; double -> integer rounds half away from zero; NaN, infinities and values
   outside the 64-bit range give NULL.
 * boolean -> integer/double: true 1, false 0. integer/double -> boolean: 0 is false, any other
-  number true (NaN gives NULL).
+  number true (NaN too: NaN <> 0).
 * string -> integer: surrounding spaces trimmed, then ``[+-]?[0-9]+`` within the 64-bit range.
 * string -> double: surrounding spaces trimmed, then ``[+-]?(digits[.digits]|.digits)([eE][+-]?digits)?``
   (no ``inf``/``nan``; any number of exponent digits), read as the nearest double: a text beyond the
@@ -73,8 +73,7 @@ def cast_expr(expr: pl.Expr, source: ColumnType | None, target: ColumnType) -> p
         return typed_null(target, expr)
     if target == T.BOOLEAN:
         if source.is_numeric:
-            nan = expr.is_nan() if source == T.DOUBLE else pl.lit(False)
-            return pl.when(nan).then(None).otherwise(expr != 0)
+            return expr != 0  # NaN is not 0: true, as NaN <> 0 is
         return typed_null(target, expr)
     if target == T.TIMESTAMP and source == T.DATE:
         return expr.cast(pl.Datetime("us"))

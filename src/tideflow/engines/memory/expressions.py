@@ -9,9 +9,14 @@ Implicit conversions (defined here): in a comparison, IN, BETWEEN, CASE x WHEN, 
 operand facing a non-string operand is cast to the other operand's type; a date facing a timestamp
 becomes a timestamp; a boolean facing a number becomes that number. Functions of the
 ``STRING_FUNCTIONS`` group read non-string arguments as their text. Arithmetic casts both operands to
-the inferred result type. Results of SQRT, LN, POWER and EXP that are not real numbers (NaN) are NULL,
-so are results of POWER and EXP beyond the largest double (one too small for a double is 0.0); SQRT of
-a negative number and LN of a number <= 0 are NULL.
+the inferred result type. SQRT of a negative number (-inf too), LN of a number <= 0, POWER of zero to a
+negative power or of a negative base to a fractional one are NULL, so are results of POWER and EXP
+beyond the largest double from finite arguments (one too small for a double is 0.0).
+
+Doubles that are not finite (docs/recipes.md): NaN equals NaN and is greater than every other double,
++inf included (Polars' comparisons already order so; GREATEST and LEAST follow it); arithmetic and
+functions otherwise follow IEEE 754 (``inf - inf`` NaN, ``SQRT(inf)`` inf, ``POWER(inf, 0)`` 1.0,
+``SIGN(NaN)`` NaN), and a finite number modulo an infinity is that number.
 """
 
 from __future__ import annotations
@@ -83,6 +88,16 @@ _COMPARE = {
 }
 
 
+def _extreme(args: list[pl.Expr], *, greatest: bool) -> pl.Expr:
+    """GREATEST/LEAST ignoring NULLs, by the order of comparisons: NaN is greater than every other
+    double (Polars' max_horizontal skips NaN, where the databases return it)."""
+    result = args[0]
+    for arg in args[1:]:
+        wins = arg > result if greatest else arg < result
+        result = pl.when(result.is_null() | wins.fill_null(False)).then(arg).otherwise(result)
+    return result
+
+
 class _Translator:
     def __init__(self, schema: Mapping[str, ColumnType], text: str, where: str | None) -> None:
         self.schema = schema
@@ -145,7 +160,12 @@ class _Translator:
             a, b = self.typed(node.this, mod_type), self.typed(node.expression, mod_type)
             remainder = (a.abs() % b.abs()) * a.sign()
             if mod_type == T.DOUBLE:
-                remainder = remainder + 0.0  # no negative zero
+                # a - b * trunc(a / b), each operation rounded once, as the SQL engines compute it (Polars'
+                # float % gave 0.0 for 3 % 0.1 where DuckDB's fmod gave 0.09999999999999984); a finite
+                # dividend modulo an infinity is the dividend.
+                quotient = divide(a, b)
+                whole = pl.when(quotient >= 0).then(quotient.floor()).otherwise(quotient.ceil())
+                remainder = pl.when(a.is_finite() & b.is_infinite()).then(a).otherwise(a - b * whole) + 0.0
             return pl.when(b == 0).then(None).otherwise(remainder)
         if isinstance(node, tuple(_COMPARE)):
             a, b = coerce_pair(self.pair(node.this), self.pair(node.expression))
@@ -174,7 +194,7 @@ class _Translator:
             args = [self.typed(a, self.type_of(node)) for a in [node.this, *node.expressions]]
             if isinstance(node, exp.Coalesce):
                 return pl.coalesce(args)
-            return pl.max_horizontal(args) if isinstance(node, exp.Greatest) else pl.min_horizontal(args)
+            return _extreme(args, greatest=isinstance(node, exp.Greatest))
         if isinstance(node, exp.Nullif):
             a, b = coerce_pair(self.pair(node.this), self.pair(node.expression))
             return pl.when(a == b).then(None).otherwise(self.expr(node.this))

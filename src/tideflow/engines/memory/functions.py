@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -17,9 +18,11 @@ if TYPE_CHECKING:
 T = ColumnType
 
 
-def _in_range(expr: pl.Expr) -> pl.Expr:
-    """A result beyond the largest double (an infinity) or not a real number (NaN) becomes NULL."""
-    return pl.when(expr.is_finite()).then(expr).otherwise(None)
+def _overflow_to_null(result: pl.Expr, *arguments: pl.Expr) -> pl.Expr:
+    """A result that is not finite although every argument is (beyond the largest double) becomes NULL;
+    an infinite or NaN argument keeps IEEE 754's result (``EXP(inf)`` is inf, ``EXP(NaN)`` NaN)."""
+    finite = functools.reduce(lambda a, b: a & b, [a.is_finite() for a in arguments])
+    return pl.when(finite & ~result.is_finite()).then(None).otherwise(result)
 
 
 def _round_decimals(tr: _Translator, node: exp.Expression | None) -> int:
@@ -60,6 +63,17 @@ def round_half_away(expr: pl.Expr, typ: ColumnType | None, decimals: int) -> pl.
     return divide(expr, step_f).round(0, mode="half_away_from_zero") * step_f
 
 
+def _power(base: pl.Expr, power: pl.Expr) -> pl.Expr:
+    """POWER: NULL for zero to a negative power and a negative base to a fractional power (even an infinite
+    one), NULL beyond the largest double from finite arguments, 0.0 (never -0.0) below the smallest one
+    (``POWER(-0.5, 1075)``); otherwise IEEE 754's ``pow``: ``POWER(inf, 0)`` and ``POWER(NaN, 0)`` are
+    1.0, ``POWER(2, -inf)`` 0.0, ``POWER(-inf, 3)`` -inf, a NaN argument otherwise NaN."""
+    undefined = ((base == 0) & (power < 0)) | ((base < 0) & (power != power.floor()))
+    result = _overflow_to_null(base.pow(power), base, power)
+    tiny = (result == 0) & (base != 0) & base.is_finite() & power.is_finite()
+    return pl.when(undefined).then(None).when(tiny).then(0.0).otherwise(result)
+
+
 def translate_function(tr: _Translator, node: exp.Expression) -> pl.Expr:
     typ = tr.type_of(node)
     if isinstance(node, exp.Abs | exp.Sign | exp.Floor | exp.Ceil | exp.Round):
@@ -83,12 +97,9 @@ def translate_function(tr: _Translator, node: exp.Expression) -> pl.Expr:
         return pl.when(value <= 0).then(None).otherwise(value.log())
     if isinstance(node, exp.Exp):
         value = tr.typed(node.this, T.DOUBLE)
-        return _in_range(value.exp())
+        return _overflow_to_null(value.exp(), value)
     if isinstance(node, exp.Pow):
-        base, power = tr.typed(node.this, T.DOUBLE), tr.typed(node.expression, T.DOUBLE)
-        result = _in_range(base.pow(power))
-        # A result too small for a double is 0.0, never -0.0 (POWER(-0.5, 1075)), as the SQL engines give.
-        return pl.when((result == 0) & (base != 0)).then(0.0).otherwise(result)
+        return _power(tr.typed(node.this, T.DOUBLE), tr.typed(node.expression, T.DOUBLE))
     if isinstance(node, exp.DPipe):
         return pl.concat_str([tr.text_of(node.this), tr.text_of(node.expression)], ignore_nulls=False)
     if isinstance(node, exp.Concat):

@@ -49,13 +49,17 @@ def aggregate(
     if fn == "stddev":
         return value.cast(pl.Float64).std(ddof=1)
     if fn in ("min", "max"):
+        if fn == "max" and typ == T.DOUBLE:
+            return value.nan_max()  # NaN is the greatest double (Polars' max skips it)
         return value.min() if fn == "min" else value.max()
     order_by = agg.order_by if agg is not None else None
     separator = agg.separator if agg is not None else ","
     # first / last / concat: ordered by order_by, ties broken by the value (NULLs last).
     keys, desc, nulls_last = order_exprs(order_by or [])
-    ordered = value.sort_by([*keys, value], descending=[*desc, False], nulls_last=[*nulls_last, True],
-                            maintain_order=True)
+    # A double's text breaks the last ties: -0.0 and 0.0 are equal, but '-0.0' comes first.
+    texts = [to_text(value, typ)] if typ == T.DOUBLE else []
+    ordered = value.sort_by([*keys, value, *texts], descending=[*desc, False, *(False for _ in texts)],
+                            nulls_last=[*nulls_last, True, *(True for _ in texts)], maintain_order=True)
     if fn == "first":
         return ordered.first()
     if fn == "last":

@@ -9,6 +9,7 @@ are computed row by row in Python over ``ROWS BETWEEN`` frames: plain and obviou
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import polars as pl
@@ -123,4 +124,10 @@ def _aggregate(fn: str, window: list[Any], *, counting_rows: bool) -> Any:
         return sum(present)
     if fn == "avg":
         return sum(float(x) for x in present) / len(present)
-    return min(present) if fn == "min" else max(present)
+    # NaN is the greatest double (Python's min/max would depend on where the NaN is).
+    return min(present, key=_nan_greatest) if fn == "min" else max(present, key=_nan_greatest)
+
+
+def _nan_greatest(value: Any) -> tuple[bool, Any]:
+    nan = isinstance(value, float) and math.isnan(value)
+    return nan, 0.0 if nan else value

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from tideflow.engines.sql.dialects import DialectTraits, sql_type
-from tideflow.errors import ProjectError, did_you_mean
+from tideflow.errors import ProjectError, did_you_mean, name_too_long
 from tideflow.recipes.types import FALSE_TEXTS, TRUE_TEXTS, ColumnType, Schema, value_text
 from tideflow.recipes.visual import OrderKey
 
@@ -64,18 +64,13 @@ class Ctx:
             seen.add(name)
             self.check_name_length(name, key_path)
 
-    def check_name_length(self, name: str, key_path: str | None) -> None:
-        """A name longer than the dialect keeps (``max_name_bytes``) is an error, not a silent truncation."""
-        limit = self.traits.max_name_bytes
-        size = len(name.encode("utf-8"))
-        if limit is not None and size > limit:
-            raise ProjectError(
-                f"output column name {name!r} is {size} bytes long; a {self.traits.name} database keeps only the first "
-                f"{limit} bytes of a name (two long names could become one): expected at most {limit} bytes, "
-                "shorten it",
-                file=self.where, key_path=key_path,
-            )
-
+    def check_name_length(self, name: str, key_path: str | None, what: str = "output column") -> None:
+        """A name longer than the dialect keeps (``max_name_bytes``) is an error, not a silent truncation:
+        PostgreSQL cuts every identifier of a query (a column it reads, a step's column, an output
+        column) to 63 bytes, so two long names could become one."""
+        message = name_too_long(what, name, self.traits.name, self.traits.max_name_bytes)
+        if message is not None:
+            raise ProjectError(message, file=self.where, key_path=key_path)
 
 def ident(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)

@@ -179,6 +179,8 @@ def round_half_away(value: exp.Expr, places: int, traits: DialectTraits) -> exp.
     16.5 * 1.17 scales to exactly 1930.5 and rounds to 19.31. DuckDB's own ROUND(x, 2) rounds the
     unscaled binary value (19.30); PostgreSQL's ROUND of a NUMERIC rounds 15 significant digits.
     """
+    if isinstance(value, exp.Binary):  # ROUND("v" - 1, 1) scales ("v" - 1) * 10, not "v" - 1 * 10
+        value = exp.Paren(this=value)
     if places == 0:
         return _half_away(value.copy(), traits)
     scale = _n(str(10 ** abs(places)))
@@ -207,6 +209,10 @@ def to_text(value: exp.Expr, src: ColumnType | None, traits: DialectTraits) -> e
     """The text form of a value (what concat, split keys and string casts see)."""
     if src == T.STRING:
         return value
+    if src == T.DOUBLE and not traits.round_via_numeric:
+        # Every NaN is 'nan': DuckDB prints a NaN with its sign bit set (inf - inf) as '-nan'.
+        nan = exp.EQ(this=value.copy(), expression=cast(_s("NaN"), traits, T.DOUBLE))
+        return _case((nan, _s("nan")), default=cast(value, traits, T.STRING))
     if src == T.DOUBLE and traits.round_via_numeric:
         # PostgreSQL prints an integral double as '3'; every other engine prints '3.0' (and -0.0 as '-0.0').
         integral = exp.and_(

@@ -75,6 +75,9 @@ def _compile(
     if isinstance(recipe, PythonRecipe):
         raise UnsupportedPushdown(f"python recipe {recipe.name!r}", "Python recipes run in memory, not in SQL")
     _check_inputs(recipe, inputs, ctx)
+    for i, name in enumerate(recipe.inputs):
+        for column in inputs[name].schema:
+            ctx.check_name_length(column, f"inputs[{i}]", what=f"input {name!r}: column")
     first = inputs[recipe.inputs[0]]
     if isinstance(recipe, SqlRecipe):
         out = _one_output(recipe, ctx)

@@ -36,7 +36,6 @@ class DialectTraits:
       format checks, never for the format itself).
     * ``round_via_numeric``: ROUND of a double is banker's rounding or inexact; round an exact
       NUMERIC instead (half away from zero), then cast back.
-    * ``double_modulo``: ``%`` works on doubles (else ``a - b * trunc(a / b)``).
     * ``first_last``: how ``first``/``last`` aggregates are written: ``FIRST(x ORDER BY ..)``,
       ``(ARRAY_AGG(x ORDER BY ..))[1]``, or a FIRST_VALUE window column aggregated with MIN.
     * ``regex_extract``: REGEXP_EXTRACT(s, p, g) (empty string on no match) or PostgreSQL's
@@ -66,7 +65,6 @@ class DialectTraits:
     binary_collation: str | None = None
     has_try_cast: bool = True
     round_via_numeric: bool = False
-    double_modulo: bool = True
     first_last: FirstLastStyle = "ordered_first"
     regex_extract: RegexExtractStyle = "regexp_extract"
     seconds_between: SecondsBetween = "epochs"
@@ -93,7 +91,6 @@ TRAITS: dict[str, DialectTraits] = {
         binary_collation="C",
         has_try_cast=False,
         round_via_numeric=True,
-        double_modulo=False,
         first_last="array_agg",
         regex_extract="regexp_match_array",
         seconds_between="interval_epoch",

@@ -4,7 +4,10 @@ The user's expression is parsed and checked by ``tideflow.recipes.expressions``;
 rebuilds the tree node by node: columns become quoted identifiers, ``/`` is double division with
 NULL for a zero divisor, ``%`` by zero is NULL, casts are safe casts, ROUND is half away from zero,
 string ordering uses the binary collation, domain errors of sqrt/ln/exp/power give NULL, and so
-does a result of exp/power beyond the largest double (one too small for a double is 0.0).
+does a result of exp/power beyond the largest double from finite arguments (one too small for a
+double is 0.0). Infinite and NaN arguments get IEEE 754's results (SIGN(NaN) is NaN, a finite number
+modulo an infinity is that number), with NaN equal to itself and greater than +inf, as both
+databases compare doubles.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlglot import exp
 
 from tideflow.engines.sql.build import Ctx, binary, cast, col, typed_null
 from tideflow.engines.sql.casts import round_half_away, safe_cast, to_text
+from tideflow.engines.sql.doubles import EXP_LIMIT, UNDERFLOW_LIMIT, finite, power_of, special
 from tideflow.errors import ExpressionError
 from tideflow.recipes.expressions import CAST_TYPES, infer_type, parse_checked
 from tideflow.recipes.operand_types import is_text_literal
@@ -24,10 +28,6 @@ from tideflow.recipes.types import ColumnType
 T = ColumnType
 Resolver = Callable[[str], exp.Expr]
 
-# exp(x) overflows a double above this (POWER too: its result is exp(power * ln|base|)) ...
-_EXP_LIMIT = "709.782712893384"
-# ... and rounds to 0.0 below this (ln 2^-1075), where PostgreSQL's POWER raises "underflow".
-_UNDERFLOW_LIMIT = "-745.1332191019412"
 
 
 def compile_expression(
@@ -132,11 +132,15 @@ class _Rewriter:
         if left in (T.INTEGER, None) and right in (T.INTEGER, None):
             divisor = exp.Nullif(this=self.rewrite(node.expression), expression=_n(0))
             return exp.Mod(this=self.rewrite(node.this), expression=divisor)
+        # a - b * trunc(a / b) on every dialect, each operation rounded once: the same double everywhere
+        # (DuckDB's fmod is exact, so 3 % 0.1 differed from the formula in its last bits).
         a, b = self.double(node.this), exp.Nullif(this=self.double(node.expression), expression=_n(0))
-        if self.traits.double_modulo:
-            return exp.Mod(this=a, expression=b)
         quotient = exp.Anonymous(this="TRUNC", expressions=[exp.Div(this=a.copy(), expression=b.copy())])
-        return exp.Paren(this=exp.Sub(this=a, expression=exp.Mul(this=b, expression=quotient)))
+        remainder = exp.Paren(this=exp.Sub(this=a.copy(), expression=exp.Mul(this=b.copy(), expression=quotient)))
+        # A finite dividend modulo an infinity is the dividend (the formula gives inf * 0, NaN).
+        infinite_divisor = exp.and_(self.finite(a), exp.EQ(this=exp.Abs(this=b), expression=self.special("Infinity")),
+                                    copy=False)
+        return exp.Case().when(infinite_divisor, a, copy=False).else_(remainder, copy=False)
 
     def round(self, node: exp.Expr) -> exp.Expr:
         places = self.round_places(node.args.get("decimals"))
@@ -165,8 +169,18 @@ class _Rewriter:
         return type(node)(this=self.double(node.this))
 
     def sign(self, node: exp.Expr) -> exp.Expr:
-        result = exp.Sign(this=self.rewrite(node.this))
-        return cast(result, self.traits, T.INTEGER) if self.type_of(node.this) == T.INTEGER else result
+        value = self.rewrite(node.this)
+        if self.type_of(node.this) == T.INTEGER:
+            return cast(exp.Sign(this=value), self.traits, T.INTEGER)
+        # SIGN(NaN) is NaN (DuckDB and PostgreSQL give 0).
+        return exp.Case().when(exp.EQ(this=value.copy(), expression=self.special("NaN")), value.copy(),
+                               copy=False).else_(exp.Sign(this=value), copy=False)
+
+    def special(self, name: str) -> exp.Expr:
+        return special(name, self.traits)
+
+    def finite(self, value: exp.Expr) -> exp.Expr:
+        return finite(value, self.traits)
 
     def guarded(self, node: exp.Expr) -> exp.Expr:
         """sqrt/ln/exp: NULL outside the domain or beyond the largest double, EXP too small for a double
@@ -178,40 +192,16 @@ class _Rewriter:
             ok = exp.GT(this=value.copy(), expression=_n(0))
         else:
             # Below ln 2^-1075 the result rounds to 0.0, where PostgreSQL's EXP raises "underflow".
-            tiny = exp.LTE(this=value.copy(), expression=_n(_UNDERFLOW_LIMIT))
-            ok = exp.LTE(this=value.copy(), expression=_n(_EXP_LIMIT))
+            tiny = exp.LTE(this=value.copy(), expression=_n(UNDERFLOW_LIMIT))
+            # EXP(inf) is inf and EXP(NaN) NaN: only a finite argument can overflow.
+            ok = exp.or_(exp.LTE(this=value.copy(), expression=_n(EXP_LIMIT)), exp.Not(this=self.finite(value)),
+                         copy=False)
             return (exp.Case().when(tiny, self.double_literal(_n("0.0")), copy=False)
                     .when(ok, exp.Exp(this=value), copy=False))
         return exp.Case().when(ok, type(node)(this=value), copy=False)
 
     def power(self, node: exp.Expr) -> exp.Expr:
-        base, power = self.double(node.this), self.double(node.expression)
-        zero_to_negative = exp.and_(
-            exp.EQ(this=base.copy(), expression=_n(0)),
-            exp.LT(this=power.copy(), expression=_n(0)),
-            copy=False,
-        )
-        negative_to_fraction = exp.and_(
-            exp.LT(this=base.copy(), expression=_n(0)),
-            exp.NEQ(this=power.copy(), expression=exp.Floor(this=power.copy())),
-            copy=False,
-        )
-        undefined = exp.or_(zero_to_negative, negative_to_fraction, copy=False)
-        # log(|result|) = power * ln(|base|), with the power clamped so that the product stays finite
-        # (|ln| <= 745 for a double, and beyond 1e300 the answer is the same); no ln(0).
-        clamped = exp.Greatest(this=exp.Least(this=power.copy(), expressions=[_n("1e300")]), expressions=[_n("-1e300")])
-        log_size = exp.Mul(
-            this=self.double_literal(clamped),
-            expression=exp.Ln(this=exp.Nullif(this=exp.Abs(this=base.copy()), expression=_n(0))),
-        )
-        return (
-            exp.Case()
-            .when(undefined, typed_null(self.traits, T.DOUBLE), copy=False)
-            .when(exp.GTE(this=log_size, expression=_n(_EXP_LIMIT)), typed_null(self.traits, T.DOUBLE), copy=False)
-            .when(exp.LTE(this=log_size.copy(), expression=_n(_UNDERFLOW_LIMIT)), self.double_literal(_n("0.0")),
-                  copy=False)
-            .else_(exp.Pow(this=base, expression=power), copy=False)
-        )
+        return power_of(self.double(node.this), self.double(node.expression), self.traits)
 
     def double_literal(self, value: exp.Expr) -> exp.Expr:
         return cast(value, self.traits, T.DOUBLE)

@@ -77,6 +77,8 @@ def _selected(
 ) -> list[tuple[str, str, ColumnType]]:
     spec = select_spec.get(name, v.JoinSelect())
     columns = spec.columns if spec.columns is not None else [c for c in schema if c not in dropped]
+    for c in columns:
+        ctx.check_name_length(spec.prefix + c, f"select.{name}.prefix" if spec.prefix else f"select.{name}.columns")
     return [
         (spec.prefix + c, c, ctx.check_column(c, schema, f"select.{name}.columns[{i}]")) for i, c in enumerate(columns)
     ]

@@ -467,6 +467,10 @@ _STEPS: dict[str, Callable[..., StepResult]] = {
 }
 
 
+# The key of a step that names its new columns (``output`` for the others).
+_NAMING_KEY = {"formula": "column", "rename": "columns", "split": "outputs"}
+
+
 def compile_prepare(recipe: v.PrepareRecipe, source: SqlInput, ctx: Ctx) -> tuple[exp.Query, Schema]:
     rel: Rel = input_rel(source, "_in")
     query: exp.Select = select([col(n) for n in rel.schema], rel)
@@ -475,6 +479,9 @@ def compile_prepare(recipe: v.PrepareRecipe, source: SqlInput, ctx: Ctx) -> tupl
         if i > 0:
             rel = nest(query, schema, f"_s{i}")
         result = _STEPS[step.op](step, rel.schema, ctx, f"steps[{i}]")
+        for name in result.columns:
+            if name not in rel.schema:  # PostgreSQL would cut a long name even between steps
+                ctx.check_name_length(name, f"steps[{i}].{_NAMING_KEY.get(step.op, 'output')}", what="column")
         projections = [
             e if isinstance(e, exp.Column) and e.name == name else alias(e, name)
             for name, (e, _) in result.columns.items()

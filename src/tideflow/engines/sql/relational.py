@@ -80,6 +80,8 @@ def compile_group(recipe: v.GroupRecipe, source: SqlInput, ctx: Ctx) -> tuple[ex
     schema = rel.schema
     keys = [(k, ctx.check_column(k, schema, f"keys[{i}]")) for i, k in enumerate(recipe.keys)]
     out_names = [k for k, _ in keys] + [a.output_name for a in recipe.aggregations]
+    for i, agg in enumerate(recipe.aggregations):
+        ctx.check_name_length(agg.output_name, f"aggregations[{i}].output")
     ctx.check_new_names(out_names, "aggregations")
     out_schema: Schema = dict(keys)
     projections: list[exp.Expr] = [col(k) for k, _ in keys]
@@ -98,6 +100,8 @@ def compile_group(recipe: v.GroupRecipe, source: SqlInput, ctx: Ctx) -> tuple[ex
             value, typ = _needs(value, typ, ctx, kp)
             order = order_keys(agg.order_by or [], schema, ctx, f"{kp}.order_by")
             order.append(ordered(value.copy(), typ, False, False, ctx.traits))
+            if typ == T.DOUBLE:  # -0.0 and 0.0 tie but print apart: '-0.0' first
+                order.append(ordered(to_text(value.copy(), typ, ctx.traits), T.STRING, False, False, ctx.traits))
             node = exp.GroupConcat(
                 this=exp.Order(this=to_text(value, typ, ctx.traits), expressions=order),
                 separator=exp.Literal.string(agg.separator),
@@ -204,6 +208,8 @@ def compile_window(recipe: v.WindowRecipe, source: SqlInput, ctx: Ctx) -> tuple[
     order = order_keys(recipe.order_by, schema, ctx, "order_by")
     total = order if recipe.order_is_unique else order + tiebreak(recipe.order_by, schema, recipe.partition_by,
                                                                   ctx.traits)
+    for i, fn in enumerate(recipe.functions):
+        ctx.check_name_length(fn.output_name, f"functions[{i}].output")
     ctx.check_new_names([*schema, *(f.output_name for f in recipe.functions)], "functions")
     projections: list[exp.Expr] = [col(n) for n in schema]
     out_schema = dict(schema)

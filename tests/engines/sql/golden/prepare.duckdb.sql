@@ -314,9 +314,15 @@ FROM (
                                     "ratio",
                                     "rem",
                                     CAST(CASE
-                                      WHEN ABS("amount" / NULLIF(CAST(4 AS DOUBLE), 0)) < 4503599627370496.0
-                                      THEN ROUND("amount" / NULLIF(CAST(4 AS DOUBLE), 0) * 10) / 10
-                                      ELSE "amount" / NULLIF(CAST(4 AS DOUBLE), 0)
+                                      WHEN ABS((
+                                        "amount" / NULLIF(CAST(4 AS DOUBLE), 0)
+                                      )) < 4503599627370496.0
+                                      THEN ROUND((
+                                        "amount" / NULLIF(CAST(4 AS DOUBLE), 0)
+                                      ) * 10) / 10
+                                      ELSE (
+                                        "amount" / NULLIF(CAST(4 AS DOUBLE), 0)
+                                      )
                                     END AS DOUBLE) AS "half"
                                   FROM (
                                     SELECT

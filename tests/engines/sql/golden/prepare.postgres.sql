@@ -328,11 +328,23 @@ FROM (
                                     "ratio",
                                     "rem",
                                     CAST(CASE
-                                      WHEN ABS(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)) < 4503599627370496.0
+                                      WHEN ABS(
+                                        (
+                                          CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)
+                                        )
+                                      ) < 4503599627370496.0
                                       THEN CAST(TRUNC(
-                                        CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10 + SIGN(CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0) * 10) * CAST('0.49999999999999994' AS DOUBLE PRECISION)
+                                        (
+                                          CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)
+                                        ) * 10 + SIGN(
+                                          (
+                                            CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)
+                                          ) * 10
+                                        ) * CAST('0.49999999999999994' AS DOUBLE PRECISION)
                                       ) AS DOUBLE PRECISION) / 10
-                                      ELSE CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)
+                                      ELSE (
+                                        CAST("amount" AS DOUBLE PRECISION) / NULLIF(CAST(4 AS DOUBLE PRECISION), 0)
+                                      )
                                     END AS DOUBLE PRECISION) AS "half"
                                   FROM (
                                     SELECT
