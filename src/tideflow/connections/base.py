@@ -14,7 +14,7 @@ import pyarrow as pa
 import yaml
 from sqlglot import exp
 
-from tideflow.errors import ConnectionError_
+from tideflow.errors import ConnectionError_, TideflowError
 from tideflow.recipes import ColumnType, Schema
 
 TEMP_PREFIX = "__tide_tmp_"
@@ -23,34 +23,56 @@ TEMP_PREFIX = "__tide_tmp_"
 BeforeSwap = Callable[[dict[str, str]], None]
 SECRETS_FILE = ".tide/secrets.yaml"
 
-# Physical type names (lower case, without parameters) -> logical types.
-_TYPE_WORDS: list[tuple[str, ColumnType]] = [
-    ("bool", ColumnType.BOOLEAN),
-    ("timestamp", ColumnType.TIMESTAMP),
-    ("datetime", ColumnType.TIMESTAMP),
-    ("date", ColumnType.DATE),
-    ("hugeint", ColumnType.INTEGER),
-    ("int", ColumnType.INTEGER),
-    ("serial", ColumnType.INTEGER),
-    ("double", ColumnType.DOUBLE),
-    ("float", ColumnType.DOUBLE),
-    ("real", ColumnType.DOUBLE),
-    ("numeric", ColumnType.DOUBLE),
-    ("decimal", ColumnType.DOUBLE),
-    ("char", ColumnType.STRING),
-    ("text", ColumnType.STRING),
-    ("string", ColumnType.STRING),
-    ("uuid", ColumnType.STRING),
-]
+# Physical type names (lower case, without parameters) -> logical types, by whole name: a substring
+# match read DuckDB's INTEGER[] and INTERVAL, and PostgreSQL's point, as integers.
+_TYPE_NAMES: dict[str, ColumnType] = {
+    **dict.fromkeys(("bool", "boolean", "logical"), ColumnType.BOOLEAN),
+    **dict.fromkeys(("tinyint", "smallint", "integer", "int", "bigint", "hugeint", "int1", "int2", "int4", "int8",
+                     "int16", "int32", "int64", "int128", "utinyint", "usmallint", "uinteger", "ubigint",
+                     "uhugeint", "signed", "short", "long", "serial", "smallserial", "bigserial", "serial4",
+                     "serial8"), ColumnType.INTEGER),
+    **dict.fromkeys(("double", "double precision", "float", "float4", "float8", "real", "numeric", "decimal"),
+                    ColumnType.DOUBLE),
+    "date": ColumnType.DATE,
+    **dict.fromkeys(("timestamp", "datetime", "timestamp without time zone", "timestamp with time zone",
+                     "timestamptz", "timestamp_s", "timestamp_ms", "timestamp_ns", "timestamp_us"),
+                    ColumnType.TIMESTAMP),
+}
+# Kinds Tideflow does not read: nested values, durations, bytes. Any other scalar type reads as text.
+_UNREAD = ("[]", "array", "list", "struct", "map", "union", "interval", "blob", "bytea", "bytes", "varbinary",
+           "binary", "bit", "row", "record", "variant")
+READ_TYPES = "boolean, integer, double, string, date or timestamp"
 
 
-def logical_type(physical: str) -> ColumnType:
-    """Map a database type name (``BIGINT``, ``character varying``, ``DECIMAL(18,3)``) to a logical type."""
-    word = physical.lower()
-    for needle, logical in _TYPE_WORDS:
-        if needle in word:
-            return logical
-    return ColumnType.STRING
+def logical_type(physical: str) -> ColumnType | None:
+    """Map a database type name (``BIGINT``, ``character varying``, ``DECIMAL(18,3)``, ``int4``) to a logical
+    type; None for a type Tideflow does not read (a list, struct, map, interval, bytes)."""
+    word = physical.strip().lower()
+    if word.startswith("_") or word.endswith("]") or word.split("(")[0].strip() in _UNREAD:
+        return None  # a PostgreSQL array type name (_int4), a DuckDB list (INTEGER[], INTEGER[3]) or a nested kind
+    base = " ".join(word.split("(")[0].split())
+    return _TYPE_NAMES.get(base, ColumnType.STRING)
+
+
+class UnreadColumnType(TideflowError):
+    """A column of a type Tideflow does not read (a list, struct, map, interval or bytes)."""
+
+
+def read_schema(columns: Iterable[tuple[str, Any]], where: str,
+                read: Callable[[Any], ColumnType | None] = logical_type) -> Schema:
+    """Logical types of ``(name, physical type)`` columns (``read`` maps a type: a database type name by
+    default, ``arrow_read_type`` for Arrow types); a column of a type Tideflow does not read raises
+    ``UnreadColumnType`` naming ``where`` (e.g. "table main.x on connection 'warehouse'"), the column and the
+    cast that fixes it."""
+    out: Schema = {}
+    for name, physical in columns:
+        typ = read(physical)
+        if typ is None:
+            raise UnreadColumnType(
+                f"{where}: column {name!r} has type {physical}, which Tideflow does not read: expected "
+                f"{READ_TYPES}; cast it where it is made (e.g. CAST({name} AS VARCHAR)) or leave it out")
+        out[name] = typ
+    return out
 
 
 def arrow_logical_type(dtype: pa.DataType) -> ColumnType:
@@ -65,6 +87,16 @@ def arrow_logical_type(dtype: pa.DataType) -> ColumnType:
     if pa.types.is_timestamp(dtype):
         return ColumnType.TIMESTAMP
     return ColumnType.STRING
+
+
+def arrow_read_type(dtype: pa.DataType) -> ColumnType | None:
+    """``arrow_logical_type``, or None for an Arrow type Tideflow does not read (nested, bytes, durations)."""
+    t = pa.types
+    value = dtype.value_type if t.is_dictionary(dtype) else dtype
+    if (t.is_nested(value) or t.is_binary(value) or t.is_large_binary(value) or t.is_fixed_size_binary(value)
+            or t.is_duration(value) or t.is_interval(value)):
+        return None
+    return arrow_logical_type(dtype)
 
 
 _ARROW_TYPES: dict[ColumnType, pa.DataType] = {

@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from tideflow.connections.base import TEMP_PREFIX, BeforeSwap, SqlConnection, logical_type, temp_table_name
+from tideflow.connections.base import TEMP_PREFIX, BeforeSwap, SqlConnection, read_schema, temp_table_name
 from tideflow.errors import ConnectionError_
 from tideflow.project import DuckDBConnection
 from tideflow.recipes import Schema
@@ -86,11 +86,12 @@ class DuckDBSql(SqlConnection):
         ).fetchall()
         if not rows:
             return None
-        return {str(n): logical_type(str(t)) for n, t in rows}
+        where = f"table {self.schema}.{table} on connection {self.name!r}"
+        return read_schema(((str(n), str(t)) for n, t in rows), where)
 
     def query_schema(self, sql: str) -> Schema:
         rows = self.con.execute(f"DESCRIBE {sql}").fetchall()
-        return {str(r[0]): logical_type(str(r[1])) for r in rows}
+        return read_schema(((str(r[0]), str(r[1])) for r in rows), f"a query on connection {self.name!r}")
 
     def execute(self, sql: str, params: tuple[Any, ...] | None = None) -> None:
         self.con.execute(sql, list(params) if params else None)

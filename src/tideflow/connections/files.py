@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlglot import exp
 
-from tideflow.connections.base import arrow_logical_type
+from tideflow.connections.base import arrow_read_type, read_schema
 from tideflow.errors import ConnectionError_, ProjectError
 from tideflow.project import DatasetSpec, FilesConnection
 from tideflow.recipes import Schema
@@ -81,7 +81,8 @@ class FileStore:
                 raise self._unreadable(dataset, path, err) from None
         else:
             arrow_schema = self.read_arrow(dataset).schema
-        return {f.name: arrow_logical_type(f.type) for f in arrow_schema}
+        return read_schema(((f.name, f.type) for f in arrow_schema), f"dataset {dataset.name!r} ({self._shown(path)})",
+                           arrow_read_type)
 
     def write_arrow(self, dataset: DatasetSpec, data: pa.Table) -> int:
         """Write to a temporary file beside the target, then rename over it (atomic on POSIX)."""

@@ -15,8 +15,8 @@ from tideflow.connections.base import (
     BeforeSwap,
     SqlConnection,
     arrow_type,
-    logical_type,
     read_env_secret,
+    read_schema,
     read_secret,
     temp_table_name,
 )
@@ -119,18 +119,17 @@ class PostgresSql(SqlConnection):
         ).fetchall()
         if not rows:
             return None
-        return {str(n): logical_type(str(t)) for n, t in rows}
+        where = f"table {self.schema}.{table} on connection {self.name!r}"
+        return read_schema(((str(n), str(t)) for n, t in rows), where)
 
     def query_schema(self, sql: str) -> Schema:
         from psycopg.adapt import PyFormat  # noqa: F401 - the extra is present if we got here
 
         cur = self.con.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
         types = self.con.adapters.types
-        out: Schema = {}
-        for col in cur.description or []:
-            info = types.get(col.type_code)
-            out[col.name] = logical_type(info.name if info else "text")
-        return out
+        columns = [(col.name, info.name if (info := types.get(col.type_code)) else "text")
+                   for col in cur.description or []]
+        return read_schema(columns, f"a query on connection {self.name!r}")
 
     def execute(self, sql: str, params: tuple[Any, ...] | None = None) -> None:
         self.con.execute(sql, params)
@@ -168,10 +167,9 @@ class PostgresSql(SqlConnection):
             cur.execute(sql)
             described = cur.description or []
             names = [c.name for c in described]
-            targets = []
-            for col in described:
-                info = types.get(col.type_code)
-                targets.append(arrow_type(logical_type(info.name if info else "text")))
+            logical = read_schema([(c.name, i.name if (i := types.get(c.type_code)) else "text") for c in described],
+                                  f"a query on connection {self.name!r}")
+            targets = [arrow_type(t) for t in logical.values()]
             schema = pa.schema([pa.field(n, t) for n, t in zip(names, targets, strict=True)])
             while True:
                 rows = cur.fetchmany(batch_rows)
