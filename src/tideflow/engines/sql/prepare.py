@@ -6,9 +6,7 @@ A step that writes a column that already exists replaces it in place; a new colu
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlglot import exp
 
@@ -32,28 +30,21 @@ from tideflow.engines.sql.build import (
     typed_null,
 )
 from tideflow.engines.sql.casts import round_half_away, safe_cast, to_text
-from tideflow.engines.sql.dialects import DialectTraits
 from tideflow.engines.sql.expressions import compile_condition, compile_expression
+from tideflow.engines.sql.prepare_base import StepResult, put_column, same_columns, typed_columns
+from tideflow.engines.sql.prepare_text_time import (
+    case_step,
+    concat_step,
+    date_diff_step,
+    date_part_step,
+    regex_extract_step,
+    split_step,
+    trim_step,
+)
 from tideflow.recipes import visual as v
 from tideflow.recipes.types import ColumnType, Schema, common_type
 
 T = ColumnType
-
-
-@dataclass
-class StepResult:
-    columns: dict[str, tuple[exp.Expr, ColumnType]]
-    where: exp.Expr | None = None
-
-
-def _same(schema: Schema) -> dict[str, tuple[exp.Expr, ColumnType]]:
-    return {name: (col(name), typ) for name, typ in schema.items()}
-
-
-def _put(schema: Schema, name: str, value: exp.Expr, typ: ColumnType) -> StepResult:
-    columns = _same(schema)
-    columns[name] = (value, typ)
-    return StepResult(columns)
 
 
 def _value(value: object, typ: ColumnType, ctx: Ctx, key_path: str) -> exp.Expr:
@@ -69,25 +60,6 @@ def _converts(value: object, typ: ColumnType) -> bool:
     except (ValueError, TypeError):
         return False
     return True
-
-
-def _typed_columns(
-    step_columns: list[str],
-    schema: Schema,
-    ctx: Ctx,
-    key_path: str,
-    allowed: tuple[ColumnType, ...] | None = None,
-) -> list[tuple[str, ColumnType]]:
-    out = []
-    for i, name in enumerate(step_columns):
-        typ = ctx.check_column(name, schema, f"{key_path}.columns[{i}]")
-        if allowed is not None and typ not in allowed:
-            raise ctx.error(
-                f"{key_path}.columns[{i}]",
-                f"column {name!r} is {typ.value}; expected {' or '.join(t.value for t in allowed)}",
-            )
-        out.append((name, typ))
-    return out
 
 
 # ---------------------------------------------------------------- filter rules
@@ -149,16 +121,16 @@ def _filter(step: v.FilterStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult
         ]
         cond = and_all(parts) if step.match == "all" else or_all(parts)
     where = cond if step.action == "keep" else exp.Not(this=is_true(cond))
-    return StepResult(_same(schema), where)
+    return StepResult(same_columns(schema), where)
 
 
 def _formula(step: v.FormulaStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
     value, typ = compile_expression(step.expr, schema, ctx, f"{kp}.expr")
     if typ is None:
-        return _put(schema, step.column, typed_null(ctx.traits, T.STRING), T.STRING)
+        return put_column(schema, step.column, typed_null(ctx.traits, T.STRING), T.STRING)
     if not isinstance(value, exp.Column):
         value = cast(value, ctx.traits, typ)
-    return _put(schema, step.column, value, typ)
+    return put_column(schema, step.column, value, typ)
 
 
 def _rename(step: v.RenameStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
@@ -170,28 +142,28 @@ def _rename(step: v.RenameStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult
 
 
 def _keep(step: v.KeepStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    kept = _typed_columns(step.columns, schema, ctx, kp)
+    kept = typed_columns(step.columns, schema, ctx, kp)
     ctx.check_new_names(step.columns, f"{kp}.columns")
     return StepResult({name: (col(name), typ) for name, typ in kept})
 
 
 def _drop(step: v.DropStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    _typed_columns(step.columns, schema, ctx, kp)
+    typed_columns(step.columns, schema, ctx, kp)
     if set(step.columns) >= set(schema):
         raise ctx.error(f"{kp}.columns", "a drop step cannot remove every column")
     return StepResult({n: (col(n), t) for n, t in schema.items() if n not in step.columns})
 
 
 def _cast(step: v.CastStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    columns = _same(schema)
-    for name, typ in _typed_columns(step.columns, schema, ctx, kp):
+    columns = same_columns(schema)
+    for name, typ in typed_columns(step.columns, schema, ctx, kp):
         columns[name] = (safe_cast(col(name), typ, step.to, ctx.traits), step.to)
     return StepResult(columns)
 
 
 def _fill_empty(step: v.FillEmptyStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    columns = _same(schema)
-    for name, typ in _typed_columns(step.columns, schema, ctx, kp):
+    columns = same_columns(schema)
+    for name, typ in typed_columns(step.columns, schema, ctx, kp):
         fill = _value(step.value, typ, ctx, f"{kp}.value")
         empty: exp.Expr = exp.Is(this=col(name), expression=exp.Null())
         if typ == T.STRING:
@@ -201,8 +173,8 @@ def _fill_empty(step: v.FillEmptyStep, schema: Schema, ctx: Ctx, kp: str) -> Ste
 
 
 def _replace(step: v.ReplaceStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    columns = _same(schema)
-    typed = _typed_columns(step.columns, schema, ctx, kp)
+    columns = same_columns(schema)
+    typed = typed_columns(step.columns, schema, ctx, kp)
     for i, rep in enumerate(step.replacements):
         # An old value one of the columns cannot hold never matches there (a step may replace in text and
         # number columns at once); one that none of them can hold is a mistake.
@@ -226,168 +198,6 @@ def _replace(step: v.ReplaceStep, schema: Schema, ctx: Ctx, kp: str) -> StepResu
     return StepResult(columns)
 
 
-def _trim(step: v.TrimStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    columns = _same(schema)
-    position = {"both": None, "left": "LEADING", "right": "TRAILING"}[step.side]
-    for name, _ in _typed_columns(step.columns, schema, ctx, kp, (T.STRING,)):
-        columns[name] = (
-            exp.Trim(this=col(name), expression=exp.Literal.string(" "), position=position),
-            T.STRING,
-        )
-    return StepResult(columns)
-
-
-def _case(step: v.CaseStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    columns = _same(schema)
-    fn = exp.Upper if step.mode == "upper" else exp.Lower
-    for name, _ in _typed_columns(step.columns, schema, ctx, kp, (T.STRING,)):
-        columns[name] = (fn(this=col(name)), T.STRING)
-    return StepResult(columns)
-
-
-def _concat(step: v.ConcatStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    parts = [to_text(col(n), t, ctx.traits) for n, t in _typed_columns(step.columns, schema, ctx, kp)]
-    # Portable CONCAT_WS: each non-NULL part prefixed by the separator, then the first separator cut.
-    sep = exp.Literal.string(step.separator)
-    pieces = [
-        exp.Case()
-        .when(exp.Is(this=part.copy(), expression=exp.Null()), exp.Literal.string(""), copy=False)
-        .else_(exp.DPipe(this=sep.copy(), expression=part), copy=False)
-        for part in parts
-    ]
-    joined: exp.Expr = pieces[0]
-    for piece in pieces[1:]:
-        joined = exp.DPipe(this=joined, expression=piece)
-    value = exp.Substring(this=joined, start=exp.Literal.number(len(step.separator) + 1))
-    return _put(schema, step.output, value, T.STRING)
-
-
-def _split(step: v.SplitColumnStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    typ = ctx.check_column(step.column, schema, f"{kp}.column")
-    ctx.check_new_names(step.outputs, f"{kp}.outputs")
-    columns = _same(schema)
-    for i, name in enumerate(step.outputs):
-        part = exp.SplitPart(
-            this=to_text(col(step.column), typ, ctx.traits),
-            delimiter=exp.Literal.string(step.separator),
-            part_index=exp.Literal.number(i + 1),
-        )
-        columns[name] = (exp.Nullif(this=part, expression=exp.Literal.string("")), T.STRING)
-    return StepResult(columns)
-
-
-def _regex_extract(step: v.RegexExtractStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    typ = ctx.check_column(step.column, schema, f"{kp}.column")
-    try:
-        groups = re.compile(step.pattern).groups
-    except re.error as err:
-        raise ctx.error(f"{kp}.pattern", f"invalid regular expression {step.pattern!r}: {err}") from None
-    if step.group > groups:
-        raise ctx.error(f"{kp}.group", f"expected a group between 0 and {groups}, got {step.group}")
-    text = to_text(col(step.column), typ, ctx.traits)
-    if ctx.traits.regex_extract == "regexp_match_array":
-        # Wrap the pattern in one more group so that group 0 exists; sqlglot indexes from 0.
-        match = exp.Anonymous(this="REGEXP_MATCH", expressions=[text, exp.Literal.string(f"({step.pattern})")])
-        value: exp.Expr = exp.Bracket(this=exp.Paren(this=match), expressions=[exp.Literal.number(step.group)])
-    else:
-        value = exp.RegexpExtract(
-            this=text, expression=exp.Literal.string(step.pattern), group=exp.Literal.number(step.group)
-        )
-    return _put(schema, step.output, exp.Nullif(this=value, expression=exp.Literal.string("")), T.STRING)
-
-
-_PARTS = {
-    "year": "YEAR",
-    "quarter": "QUARTER",
-    "month": "MONTH",
-    "week": "WEEK",
-    "day": "DAY",
-    "dayofweek": "ISODOW",
-    "dayofyear": "DOY",
-    "hour": "HOUR",
-    "minute": "MINUTE",
-    "second": "SECOND",
-}
-
-
-def _temporal(name: str, schema: Schema, ctx: Ctx, key_path: str) -> ColumnType:
-    typ = ctx.check_column(name, schema, key_path)
-    if not typ.is_temporal:
-        raise ctx.error(key_path, f"column {name!r} is {typ.value}; expected date or timestamp")
-    return typ
-
-
-def _extract(part: str, value: exp.Expr, traits: DialectTraits) -> exp.Expr:
-    """``EXTRACT(part FROM value)``, or ``DATE_PART('part', value)`` where EXTRACT is NUMERIC (see
-    ``DialectTraits.date_part_double``)."""
-    if traits.date_part_double:
-        return exp.Anonymous(this="DATE_PART", expressions=[exp.Literal.string(part.lower()), value])
-    return exp.Extract(this=exp.var(part), expression=value)
-
-
-def _date_part(step: v.DatePartStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    typ = _temporal(step.column, schema, ctx, f"{kp}.column")
-    value: exp.Expr = col(step.column)
-    if step.part in ("hour", "minute", "second") and typ == T.DATE:
-        value = cast(value, ctx.traits, T.TIMESTAMP)
-    extracted = _extract(_PARTS[step.part], value, ctx.traits)
-    if step.part == "second":
-        extracted = exp.Floor(this=extracted)
-    return _put(schema, step.output, cast(extracted, ctx.traits, T.INTEGER), T.INTEGER)
-
-
-def _epoch(value: exp.Expr) -> exp.Expr:
-    """``EXTRACT(EPOCH FROM value)``: NUMERIC, so exact, on PostgreSQL."""
-    return exp.Extract(this=exp.var("EPOCH"), expression=value)
-
-
-_UNIT_SECONDS = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
-_TWO_30 = 1 << 30  # seconds (34 years): below it the double epoch of an interval is within 0.3 us
-
-
-def _interval_micros(interval: exp.Expr, traits: DialectTraits) -> exp.Expr:
-    """The whole microseconds of an interval, exactly, as a double (PostgreSQL).
-
-    The NUMERIC epoch (``EXTRACT``) is exact but costs about 0.5 us a row; the double epoch
-    (``DATE_PART``) costs a sixth of that and is off by at most about 1 ulp (days * 86400 +
-    time / 10^6, two roundings). Below 2^30 seconds an ulp is at most 2^-23 s (0.12 us), so
-    epoch * 10^6 is within 0.3 us of the whole number and ``ROUND`` recovers it; longer intervals
-    (and NULL) take the NUMERIC epoch.
-    """
-    epoch = _extract("epoch", interval, traits)
-    million = exp.Literal.number(1_000_000)
-    fast = exp.Round(this=exp.Mul(this=epoch.copy(), expression=million.copy()))
-    exact = cast(exp.Mul(this=_epoch(interval.copy()), expression=million), traits, T.DOUBLE)
-    near = exp.LT(this=exp.Abs(this=epoch), expression=exp.Literal.number(_TWO_30))
-    return exp.Case(ifs=[exp.If(this=near, true=fast)], default=exact)
-
-
-def _date_diff(step: v.DateDiffStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    _temporal(step.start, schema, ctx, f"{kp}.start")
-    _temporal(step.end, schema, ctx, f"{kp}.end")
-
-    def ts(name: str) -> exp.Expr:
-        return cast(col(name), ctx.traits, T.TIMESTAMP)
-
-    def micros(value: exp.Expr) -> exp.Expr:
-        return exp.Anonymous(this="EPOCH_US", expressions=[value])
-
-    million = exp.Literal.number(1_000_000)
-    style = ctx.traits.seconds_between
-    if style == "epoch_us":  # BIGINT microseconds
-        elapsed_us: exp.Expr = exp.Sub(this=micros(ts(step.end)), expression=micros(ts(step.start)))
-    elif style == "interval_epoch":
-        elapsed_us = _interval_micros(exp.paren(exp.Sub(this=ts(step.end), expression=ts(step.start)), copy=False),
-                                      ctx.traits)
-    else:
-        elapsed_us = exp.Mul(this=exp.paren(exp.Sub(this=_epoch(ts(step.end)), expression=_epoch(ts(step.start)))),
-                             expression=million)
-    # Exact microseconds (below 2^53: 285 years) as a double, one division: the memory engine's value.
-    value = exp.Div(this=cast(elapsed_us, ctx.traits, T.DOUBLE),
-                    expression=exp.Literal.number(_UNIT_SECONDS[step.unit] * 1_000_000))
-    return _put(schema, step.output, value, T.DOUBLE)
-
-
 def _if_then_else(step: v.IfThenElseStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
     branches = [(i, c.then) for i, c in enumerate(step.cases)]
     compiled = [compile_expression(text, schema, ctx, f"{kp}.cases[{i}].then") for i, text in branches]
@@ -403,17 +213,17 @@ def _if_then_else(step: v.IfThenElseStep, schema: Schema, ctx: Ctx, kp: str) -> 
         case = case.when(cond, safe_cast(value, t, typ, ctx.traits), copy=False)
     if else_ is not None:
         case = case.else_(safe_cast(else_[0], else_[1], typ, ctx.traits), copy=False)
-    return _put(schema, step.output, case, typ)
+    return put_column(schema, step.output, case, typ)
 
 
 def _flag(step: v.FlagStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
     cond = compile_condition(step.expr, schema, ctx, f"{kp}.expr")
-    return _put(schema, step.output, is_true(cond), T.BOOLEAN)
+    return put_column(schema, step.output, is_true(cond), T.BOOLEAN)
 
 
 def _round(step: v.RoundStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
-    columns = _same(schema)
-    for name, typ in _typed_columns(step.columns, schema, ctx, kp, (T.INTEGER, T.DOUBLE)):
+    columns = same_columns(schema)
+    for name, typ in typed_columns(step.columns, schema, ctx, kp, (T.INTEGER, T.DOUBLE)):
         if typ == T.DOUBLE:
             columns[name] = (round_half_away(col(name), step.decimals, ctx.traits), T.DOUBLE)
     return StepResult(columns)
@@ -441,7 +251,7 @@ def _bin(step: v.BinStep, schema: Schema, ctx: Ctx, kp: str) -> StepResult:
                 copy=False,
             )
         value = case
-    return _put(schema, step.output, value, T.DOUBLE)
+    return put_column(schema, step.output, value, T.DOUBLE)
 
 
 _STEPS: dict[str, Callable[..., StepResult]] = {
@@ -453,13 +263,13 @@ _STEPS: dict[str, Callable[..., StepResult]] = {
     "cast": _cast,
     "fill_empty": _fill_empty,
     "replace": _replace,
-    "trim": _trim,
-    "case": _case,
-    "concat": _concat,
-    "split": _split,
-    "regex_extract": _regex_extract,
-    "date_part": _date_part,
-    "date_diff": _date_diff,
+    "trim": trim_step,
+    "case": case_step,
+    "concat": concat_step,
+    "split": split_step,
+    "regex_extract": regex_extract_step,
+    "date_part": date_part_step,
+    "date_diff": date_diff_step,
     "if_then_else": _if_then_else,
     "flag": _flag,
     "round": _round,
