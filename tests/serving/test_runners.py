@@ -17,7 +17,7 @@ from tests.serving.conftest import SCHEMA, features, fitted
 
 from tideflow.serving.errors import InvalidInput
 from tideflow.serving.runners import SCORER_DIR, PredictionRunner, RunnerTarget, build_runner
-from tideflow.serving.workers import _frame, _unframe
+from tideflow.serving.worker_process import frame, unframe
 
 
 def records(n: int, seed: int) -> list[dict[str, object]]:
@@ -69,10 +69,10 @@ def test_build_runner_stores_the_scorer_with_the_saved_version(project: Path) ->
 
 def test_frames_cut_whole_messages_and_keep_a_partial_one() -> None:
     messages = [(1, [{"x": 1.5}]), ("ready", "3"), None, (2, True, [{"p": np.float64(0.25)}], 0.001)]
-    data = b"".join(_frame(m) for m in messages)
+    data = b"".join(frame(m) for m in messages)
     buf = bytearray(data[:-5])
-    got = _unframe(buf)
-    assert got == messages[:-1] and len(buf) == len(_frame(messages[-1])) - 5
+    got = unframe(buf)
+    assert got == messages[:-1] and len(buf) == len(frame(messages[-1])) - 5
     buf += data[-5:]
-    assert _unframe(buf) == messages[-1:] and not buf
-    assert pickle.loads(_frame("x")[4:]) == "x"
+    assert unframe(buf) == messages[-1:] and not buf
+    assert pickle.loads(frame("x")[4:]) == "x"

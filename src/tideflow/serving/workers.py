@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import logging
 import multiprocessing as mp
-import os
-import pickle
 import socket
-import struct
 import time
 import traceback
 import uuid
@@ -32,110 +28,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from tideflow.serving.errors import InvalidInput, ModelError, ServingError, Unavailable
-from tideflow.serving.runners import Runner, RunnerTarget, build_runner
+from tideflow.serving.runners import Runner, RunnerTarget
+from tideflow.serving.worker_process import CHUNK, STOP, frame, unframe, worker_main
 
 log = logging.getLogger("tideflow.serving")
-_STOP = None
-_PICKLE = pickle.HIGHEST_PROTOCOL
-_CHUNK = 1 << 16  # bytes read from a worker's socket at a time
-
-
-def _frame(message: Any) -> bytes:
-    """One message in ``Connection.send_bytes``' framing: a 4-byte big-endian length (or -1 and an 8-byte
-    length), then the pickle."""
-    payload = pickle.dumps(message, _PICKLE)
-    n = len(payload)
-    return (struct.pack("!i", n) if n <= 0x7FFFFFFF else struct.pack("!iQ", -1, n)) + payload
-
-
-def _unframe(buf: bytearray) -> list[Any]:
-    """The whole messages at the front of ``buf``, removed from it (a partial one stays)."""
-    out: list[Any] = []
-    size, done = len(buf), 0
-    with memoryview(buf) as view:
-        while size - done >= 4:
-            (n,) = struct.unpack_from("!i", buf, done)
-            start = done + 4
-            if n == -1:
-                if size - done < 12:
-                    break
-                (n,) = struct.unpack_from("!Q", buf, done + 4)
-                start = done + 12
-            end = start + n
-            if size < end:
-                break
-            out.append(pickle.loads(view[start:end]))
-            done = end
-    del buf[:done]
-    return out
-
-
-def _score(runner: Runner, target: RunnerTarget, request_id: int, records: list[Any]) -> tuple[Any, ...]:
-    started = time.perf_counter()
-    try:
-        outputs = runner(records)
-        return (request_id, True, outputs, time.perf_counter() - started)
-    except ModelError as err:
-        return (request_id, False, (str(err).rsplit(" (error id", 1)[0], err.error_id),
-                time.perf_counter() - started)
-    except InvalidInput as err:  # the client's to fix (a null the model cannot take): its parts, for a 422
-        return (request_id, False, ("invalid", err.detail, err.field, err.record), time.perf_counter() - started)
-    except Exception as err:
-        error_id = uuid.uuid4().hex[:16]
-        log.error("error id %s in %s/%s v%s:\n%s", error_id, target.service, target.endpoint, target.version,
-                  traceback.format_exc())
-        return (request_id, False, (f"the model failed ({type(err).__name__})", error_id),
-                time.perf_counter() - started)
-
-
-def _worker_main(conn: Connection, target: RunnerTarget) -> None:  # pragma: no cover - runs in the child
-    """The loop of one worker process: build the runner, then score batches until told to stop.
-
-    Each worker scores on one thread (BLAS/OpenMP pools limited to 1): parallelism comes from processes.
-    It reads whatever has arrived, scores each batch in turn and answers them in one write (under load
-    several batches arrive together: fewer system calls and wake-ups on both sides).
-    """
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    sock = socket.socket(fileno=os.dup(conn.fileno()))
-    conn.close()
-    sock.setblocking(True)
-    try:
-        runner = build_runner(target)
-    except Exception as err:
-        with contextlib.suppress(OSError):
-            sock.sendall(_frame(("failed", f"{type(err).__name__}: {err}")))
-        return
-    # What the model's imports and the runner allocated lives as long as the process: out of the
-    # collector's sight, so a full collection does not walk it in the middle of a request.
-    gc.collect()
-    gc.freeze()
-    buf = bytearray()
-    chunk = memoryview(bytearray(_CHUNK))
-    try:
-        sock.sendall(_frame(("ready", runner.version)))
-        while True:
-            got = sock.recv_into(chunk)
-            if not got:
-                return
-            buf += chunk[:got]
-            replies = bytearray()
-            for message in _unframe(buf):
-                if message is _STOP:
-                    sock.sendall(bytes(replies) + _frame(("stopped", None)))
-                    return
-                request_id, records = message
-                replies += _frame(_score(runner, target, request_id, records))
-            if replies:
-                sock.sendall(replies)
-    except (OSError, KeyboardInterrupt):
-        return
-    finally:
-        gc.unfreeze()  # a normal collection at exit (extension modules check for leaks then)
-
-
 @dataclass
 class PoolStats:
     """A snapshot for metrics and the autoscaling controller (issue 5)."""
@@ -164,7 +60,7 @@ class _Channel:
         self.on_message = on_message
         self.on_closed = on_closed
         self.rbuf = bytearray()
-        self.chunk = memoryview(bytearray(_CHUNK))  # reused by every read (no buffer allocated per read)
+        self.chunk = memoryview(bytearray(CHUNK))  # reused by every read (no buffer allocated per read)
         self.wbuf = bytearray()
         self.writing = False  # waiting for the socket to take the rest of ``wbuf``
         self.closed = False
@@ -177,7 +73,7 @@ class _Channel:
             raise OSError("the channel to the worker is closed")
         if not self.wbuf and not self.writing:
             self.loop.call_soon(self._flush)
-        self.wbuf += _frame(message)
+        self.wbuf += frame(message)
 
     def _flush(self) -> None:
         if self.closed or self.writing or not self.wbuf:
@@ -221,7 +117,7 @@ class _Channel:
             self.on_closed()
             return
         self.rbuf += self.chunk[:got]
-        for message in _unframe(self.rbuf):
+        for message in unframe(self.rbuf):
             if self.closed:
                 return
             try:
@@ -247,7 +143,7 @@ class _Worker:
         self.pending: dict[int, asyncio.Future[list[Any]]] = {}
         parent, child_sock = socket.socketpair()
         child = Connection(child_sock.detach())
-        self.process = pool.ctx.Process(target=_worker_main, args=(child, pool.target), daemon=True,
+        self.process = pool.ctx.Process(target=worker_main, args=(child, pool.target), daemon=True,
                                         name=f"tide-{pool.target.endpoint}-{wid}")
         try:
             self.process.start()
@@ -311,7 +207,7 @@ class WorkerPool:
 
     def _stop(self, worker: _Worker) -> None:
         with contextlib.suppress(OSError, ValueError):
-            worker.conn.send(_STOP)
+            worker.conn.send(STOP)
 
     async def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Wait until at least one worker is ready (raise ``Unavailable`` if it failed to start)."""
