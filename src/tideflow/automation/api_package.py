@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from tideflow import __version__
+from tideflow.automation.bundle_contents import secret_values
 from tideflow.automation.bundles import (
     MANIFEST,
     MODELS_PART,
@@ -36,7 +37,6 @@ from tideflow.automation.bundles import (
     Manifest,
     _entries,
     _refuse_secrets,
-    secret_values,
     verify_bundle,
 )
 from tideflow.automation.deploy_connections import DeployRefused, ResolvedConnection, check_opens

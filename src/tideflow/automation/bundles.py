@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -34,9 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tideflow import __version__
+from tideflow.automation.bundle_contents import git_state, project_files, secret_values, used_models
 from tideflow.errors import TideflowError, did_you_mean
 from tideflow.project import Project
 
@@ -47,11 +45,7 @@ FORMAT_VERSION = 1
 PROJECT_PART = "project"
 MODELS_PART = "saved_models"
 DATA_PART = "data"
-# Project folders a bundle carries, whole (recipes/ includes its code files).
-SPEC_DIRS = ("datasets", "recipes", "scenarios", "models", "api")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_SKIPPED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
-_MIN_SECRET_LEN = 4  # shorter values match too much text to be a useful leak check
 
 
 class BundleError(TideflowError):
@@ -180,122 +174,6 @@ def verify_bundle(bundle_dir: Path) -> Manifest:
     return manifest
 
 
-# ---------------------------------------------------------------------- what goes in
-
-
-def _project_files(project: Project) -> list[str]:
-    """Project-relative paths of the files to snapshot."""
-    root = project.root
-    found = ["tideflow.yaml"]
-    for folder in SPEC_DIRS:
-        base = root / folder
-        if not base.is_dir():
-            continue
-        for path in sorted(base.rglob("*")):
-            rel = path.relative_to(root)
-            if any(p.startswith(".") or p in _SKIPPED_PARTS for p in rel.parts) or path.suffix == ".pyc":
-                continue
-            if path.is_file():
-                found.append(rel.as_posix())
-    found += [f for f in _service_code_files(root) if f not in found]
-    return found
-
-
-def _service_code_files(root: Path) -> list[str]:
-    """Python files of API function endpoints that live outside ``api/`` (they are part of the service)."""
-    out: list[str] = []
-    for path in sorted((root / "api").glob("*.y*ml")) if (root / "api").is_dir() else []:
-        for value in _values_of(_safe_yaml(path), "file"):
-            target = (root / value).resolve()
-            if target.is_file() and target.is_relative_to(root) and ".tide" not in target.relative_to(root).parts:
-                out.append(target.relative_to(root).as_posix())
-    return out
-
-
-def _safe_yaml(path: Path) -> Any:
-    from tideflow.project.yamlfile import loads
-
-    try:
-        return loads(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-
-
-def _values_of(data: Any, key: str) -> Iterator[str]:
-    """Every string value of ``key`` anywhere in parsed YAML."""
-    if isinstance(data, dict):
-        for k, v in data.items():
-            if k == key and isinstance(v, str):
-                yield v
-            yield from _values_of(v, key)
-    elif isinstance(data, list):
-        for item in data:
-            yield from _values_of(item, key)
-
-
-def used_models(project: Project) -> dict[str, set[int | None]]:
-    """Saved models the project uses -> versions (None: the active one).
-
-    ``models/<name>.yaml`` (the Lab) and ``model:`` keys of ``scenarios/`` use the active version;
-    ``score`` and ``evaluate`` recipes their pinned ``version`` or the active one; prediction
-    endpoints of ``api/`` use theirs (pinned, A/B versions, or the active one).
-    """
-    from tideflow.recipes import EvaluateRecipe, ScoreRecipe
-
-    used: dict[str, set[int | None]] = {}
-    for recipe in project.recipes.values():
-        if isinstance(recipe, ScoreRecipe | EvaluateRecipe):
-            used.setdefault(recipe.model, set()).add(recipe.version)
-    for path in sorted((project.root / "models").glob("*.y*ml")):
-        used.setdefault(path.stem, set()).add(None)
-    for path in sorted((project.root / "scenarios").rglob("*.y*ml")):
-        for value in _values_of(_safe_yaml(path), "model"):
-            used.setdefault(value, set()).add(None)
-    for path in sorted((project.root / "api").glob("*.y*ml")):
-        for endpoint in (_safe_yaml(path) or {}).get("endpoints", []) or []:
-            if not isinstance(endpoint, dict) or endpoint.get("type") != "prediction":
-                continue
-            versions = {int(v["version"]) for v in endpoint.get("versions") or [] if isinstance(v, dict)}
-            if endpoint.get("version") is not None:
-                versions.add(int(endpoint["version"]))
-            used.setdefault(str(endpoint.get("model")), set()).update(versions or {None})
-    return used
-
-
-def secret_values(project: Project) -> dict[str, str]:
-    """Label -> value of every secret the project can see (secrets file, password env vars)."""
-    found: dict[str, str] = {}
-    secrets_file = project.state_dir / "secrets.yaml"
-    if secrets_file.is_file():
-        with contextlib.suppress(OSError, yaml.YAMLError):
-            data = yaml.safe_load(secrets_file.read_text(encoding="utf-8")) or {}
-            if isinstance(data, dict):
-                found.update({f"secret {k!r} of .tide/secrets.yaml": str(v) for k, v in data.items()})
-    for name, spec in project.config.connections.items():
-        env = getattr(spec, "password_env", None)
-        if env and os.environ.get(env):
-            found[f"environment variable {env} (password of connection {name!r})"] = os.environ[env]
-    for path in sorted((project.root / "api").glob("*.y*ml")):  # API keys given by environment variable
-        for key in (_safe_yaml(path) or {}).get("api_keys", []) or []:
-            env = key.get("env") if isinstance(key, dict) else None
-            if isinstance(env, str) and os.environ.get(env):
-                found[f"environment variable {env} (API key of {path.stem!r})"] = os.environ[env]
-    return {label: value for label, value in found.items() if len(value) >= _MIN_SECRET_LEN}
-
-
-def _git(root: Path) -> tuple[str | None, bool | None]:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                timeout=10, check=False)
-        if commit.returncode != 0:
-            return None, None
-        status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=root, capture_output=True,
-                                text=True, timeout=10, check=False)
-        return commit.stdout.strip() or None, bool(status.stdout.strip()) if status.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-
-
 # ---------------------------------------------------------------------- create
 
 
@@ -345,7 +223,7 @@ def create_bundle(project: Project, name: str, *, notes: str = "", with_data: bo
 
 def _assemble(project: Project, name: str, out: Path, *, notes: str, with_data: bool) -> None:
     secrets = secret_values(project)
-    for rel in _project_files(project):
+    for rel in project_files(project):
         src = project.root / rel
         dst = out / PROJECT_PART / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -354,7 +232,7 @@ def _assemble(project: Project, name: str, out: Path, *, notes: str, with_data: 
     data = _export_data(project, out / DATA_PART) if with_data else []
     (out / NOTES).write_text(notes.rstrip() + "\n" if notes else f"# {name}\n", encoding="utf-8")
     _refuse_secrets(out, secrets)
-    commit, dirty = _git(project.root)
+    commit, dirty = git_state(project.root)
     manifest = Manifest(
         name=name, project=project.config.name, created_at=datetime.fromtimestamp(time.time(), UTC).isoformat(),
         tideflow_version=__version__, git_commit=commit, git_dirty=dirty, notes=notes,
