@@ -34,9 +34,35 @@ def counted(n: int, noun: str) -> str:
 
 
 def nearest(name: str, candidates: Iterable[str]) -> str | None:
-    """The closest candidate to ``name``, or None when nothing is close."""
-    matches = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
-    return matches[0] if matches else None
+    """The closest candidate to ``name``, or None when nothing is close.
+
+    Close means similar as a whole (``orders_clen`` -> ``orders_clean``) or, failing that, the one
+    candidate that starts with ``name`` (``revenue`` -> ``revenue_by_country``), or whose start is close
+    to it (``revnue`` -> ``revenue_by_country``): a name typed short. Several such candidates: none."""
+    text = str(name)
+    names = [str(c) for c in candidates]
+    matches = difflib.get_close_matches(text, names, n=1, cutoff=0.6)
+    if matches:
+        return matches[0]
+    return _completed(text, names)
+
+
+# A prefix shorter than this starts too many names to suggest one ("a" -> "amount").
+_MIN_PREFIX = 3
+
+
+def _completed(text: str, names: list[str]) -> str | None:
+    """The only name ``text`` starts (or nearly starts, a typo in it), else None."""
+    if len(text) < _MIN_PREFIX:
+        return None
+    low = text.lower()
+    longer = [n for n in names if len(n) > len(text)]
+    starting = [n for n in longer if n.lower().startswith(low)]
+    if starting:
+        return starting[0] if len(starting) == 1 else None
+    close = [n for n in longer
+             if difflib.SequenceMatcher(None, low, n[: len(text)].lower()).ratio() >= 0.8]
+    return close[0] if len(close) == 1 else None
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -77,12 +103,24 @@ class ProjectError(TideflowError):
         self.file = file
         self.line = line
         self.key_path = key_path
+        super().__init__(self._text())
+
+    def _text(self) -> str:
         where = ""
-        if file:
-            where = file + (f":{line}" if line else "")
-        if key_path:
-            where = f"{where} at {key_path}" if where else key_path
-        super().__init__(f"{where}: {message}" if where else message)
+        if self.file:
+            where = self.file + (f":{self.line}" if self.line else "")
+        if self.key_path:
+            where = f"{where} at {self.key_path}" if where else self.key_path
+        return f"{where}: {self.message}" if where else self.message
+
+    def at_line(self, line: int | None) -> ProjectError:
+        """Give an error that names a file but no line the ``line`` its key path is on (found by the caller,
+        which knows the file's keys); an error with a line, without a file or a message of its own keeps
+        its text. Returns ``self``, changed in place, so that ``raise`` keeps its class and traceback."""
+        if line and self.file and not self.line and self.args == (self._text(),):
+            self.line = line
+            self.args = (self._text(),)
+        return self
 
 
 class GraphError(ProjectError):

@@ -251,7 +251,7 @@ def test_a_bad_recipe_answers_at_once_and_a_failing_one_is_reported(tmp_path: Pa
 
     planned_bad, started, done = asyncio.run(calls())
     assert planned_bad.status_code == 400
-    assert "recipes/revenue_by_country.yaml at aggregations" in planned_bad.json()["message"]
+    assert "recipes/revenue_by_country.yaml:8 at aggregations" in planned_bad.json()["message"]
     assert "did you mean 'amount_with_vat'?" in planned_bad.json()["message"]
     assert started.status_code == 202, started.text
     info = done.json()

@@ -328,7 +328,7 @@ def test_a_recipe_invalid_for_its_inputs_is_a_project_error_before_the_build_on_
     root = make_project({"clean.yaml": bad, "by_customer.yaml": GROUP}, {"orders.yaml": "table: orders\n"})
     seed_orders(root)
     events: list[str] = []
-    with pytest.raises(ProjectError, match=r"recipes/clean.yaml at steps\[0\].value: .*integer.*it's"):
+    with pytest.raises(ProjectError, match=r"recipes/clean.yaml:7 at steps\[0\].value: .*integer.*it's"):
         build(load_project(root), engine=engine, on_event=lambda e: events.append(e.kind))
     assert events == []  # nothing ran
 

@@ -185,8 +185,8 @@ def test_a_model_that_does_not_compile_to_sql_is_explained_and_scored_in_memory(
     assert "model logged v1: does not compile to SQL" in planned.reason
     assert "FunctionTransformer" in planned.reason
     assert "no Ray cluster is attached" in planned.reason and "3.5-6x slower" in planned.reason
-    with pytest.raises(ProjectError, match=r"recipes/scored.yaml at engine: recipe 'scored': the sql engine was "
-                                           r"forced but model logged v1: does not compile to SQL"):
+    with pytest.raises(ProjectError, match=r"^recipe 'scored': the sql engine was forced for this build but model "
+                                           r"logged v1: does not compile to SQL"):
         plan_build(project, engine="sql")
     assert build(project).ok
     out = read_duck(root, "scored")

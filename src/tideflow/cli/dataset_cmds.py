@@ -16,6 +16,7 @@ from rich.text import Text
 
 from tideflow.cli import render
 from tideflow.cli.context import ProjectOption, guarded, open_project, out
+from tideflow.flow.names import dataset_named, recipe_named
 
 dataset_app = typer.Typer(name="dataset", help="Look at datasets.", no_args_is_help=True)
 recipe_app = typer.Typer(name="recipe", help="Look at recipes.", no_args_is_help=True)
@@ -48,7 +49,7 @@ def head_cmd(
     from tideflow.flow import dataset_head
 
     proj = open_project(project)
-    proj.dataset(name)  # unknown name -> ProjectError with a suggestion
+    dataset_named(proj, name)  # unknown name -> ProjectError with a suggestion
     table = dataset_head(proj, name, n)
     if output is HeadFormat.table:
         out().print(render.rows_table(table, title=f"{name} (first {table.num_rows} rows)"))
@@ -75,7 +76,7 @@ def schema_cmd(
     from tideflow.flow import dataset_schema
 
     proj = open_project(project)
-    proj.dataset(name)
+    dataset_named(proj, name)
     schema = dataset_schema(proj, name)
     out().print(render.schema_table(schema, title=name))
 
@@ -92,7 +93,7 @@ def sql_cmd(
     from tideflow.flow import recipe_sql
 
     proj = open_project(project)
-    proj.recipe(name)
+    recipe_named(proj, name)
     sql = recipe_sql(proj, name, dialect)
     console = out()
     for i, (output, text) in enumerate(sql.items()):

@@ -128,7 +128,8 @@ def run_demo(directory: Path, rows: int, seed: int, engine: str | None, lab: boo
     console.print(render.explain_panel(planned, project, "duckdb"))
 
     console.print(Rule("Timings"))
-    report_build(result, console, project, title=f"Build ({mode}, {rows:,} transactions)")
+    report_build(result, console, project, title=f"Build ({mode}, {rows:,} transactions)",
+                 rebuild=f"'tide flow build --mode forced --project {directory}' rebuilds them")
     if lab:
         from tideflow.cli.demo_lab import train_demo
 

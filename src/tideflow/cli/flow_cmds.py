@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from tideflow.cli import render
 from tideflow.cli.context import EXIT_BUILD_FAILED, ProjectOption, guarded, open_project, out
+from tideflow.flow.names import recipe_named
 from tideflow.project import Project
 
 if TYPE_CHECKING:
@@ -41,8 +43,6 @@ def run_build(
 
     plan = plan_build(project, targets, mode, engine)  # type: ignore[arg-type]
     running = [s.recipe for s in plan.steps if not s.fused_into]
-    if not running:
-        console.print(f"[green]Everything is up to date[/] ({len(plan.skipped)} recipes skipped).")
     view = render.BuildView(list(running))
     for step in plan.steps:
         if step.fused_into:
@@ -62,17 +62,48 @@ def run_build(
     return result
 
 
-def report_build(result: BuildResult, console: Console, project: Project, title: str = "Build") -> None:
-    """The summary table; failures in red; exit 1 when a recipe failed."""
+def report_build(result: BuildResult, console: Console, project: Project, title: str = "Build", *,
+                 targets: list[str] | None = None, rebuild: str = "'--mode forced' rebuilds") -> None:
+    """The summary table and its notes; failures in red; exit 1 when a recipe failed. When nothing ran,
+    why: the datasets are up to date (``rebuild`` says how to rebuild them where the summary is shown),
+    or the ``targets`` are virtual datasets, which no build stores."""
     if all(r.status == "skipped" for r in result.runs):
-        console.print("[green]Nothing to build[/]: every dataset is up to date ('--mode forced' rebuilds).")
+        console.print(Text.from_markup("[green]Nothing to build[/]: ") + Text(nothing_built(project, targets, rebuild)),
+                      soft_wrap=True)
         return
     console.print(render.summary_table(result, title=title, fused=render.fused_recipes(project)))
+    for run in result.runs:
+        if run.note:
+            console.print(Text.assemble((run.recipe, "yellow"), ": ", (run.note, "magenta")), soft_wrap=True)
     if not result.ok:
         err_console = Console(stderr=True, highlight=False)
         for line in render.failures(result):
             err_console.print(line, soft_wrap=True)
         raise typer.Exit(EXIT_BUILD_FAILED)
+
+
+def nothing_built(project: Project, targets: list[str] | None, rebuild: str) -> str:
+    """Why a build ran nothing: virtual targets are never stored (their recipe runs as a CTE of their
+    readers, in every mode); the other datasets are up to date."""
+    from tideflow.flow import explain_recipe
+
+    said: list[str] = []
+    virtual: set[str] = set()
+    for target in targets or []:
+        producer = project.graph.producer.get(target)
+        if producer is None or not project.datasets[target].virtual:
+            continue
+        planned = explain_recipe(project, producer)
+        if target not in planned.virtual_outputs:
+            continue  # stored all the same (explain says why): a forced build rebuilds it
+        virtual.add(target)
+        into = (f"recipe {producer!r} runs as a CTE inside {planned.fused_into!r}" if planned.fused_into
+                else f"it is computed where it is read ('tide dataset head {target}')")
+        said.append(f"dataset {target!r} is virtual, never stored: {into}")
+    if not targets or set(targets) - virtual:
+        hint = f" ({rebuild})" if rebuild else ""
+        said.append(f"{'the other datasets are' if said else 'every dataset is'} up to date{hint}")
+    return "; ".join(said) + "."
 
 
 @flow_app.command("build")
@@ -90,7 +121,8 @@ def build_cmd(
     console = out()
     result = run_build(proj, console, datasets or None, mode.value, engine.value if engine else None,
                        parallelism)
-    report_build(result, console, proj)
+    report_build(result, console, proj, targets=datasets or None,
+                 rebuild="'--mode forced' rebuilds" if mode is not Mode.forced else "")
 
 
 @flow_app.command("explain")
@@ -105,7 +137,7 @@ def explain_cmd(
     proj = open_project(project)
     names = [recipe] if recipe else list(proj.graph.order)
     if recipe:
-        proj.recipe(recipe)  # unknown name -> ProjectError with a suggestion
+        recipe_named(proj, recipe)  # unknown name -> ProjectError with a suggestion
     console = out()
     for name in names:
         planned = explain_recipe(proj, name)

@@ -145,6 +145,8 @@ def explain_panel(planned: PlannedRecipe, project: Project, dialect: str | None 
         facts.add_row("outdated", Text("no: up to date", style="green"))
     if planned.virtual_outputs:
         facts.add_row("virtual", Text(", ".join(planned.virtual_outputs), style="magenta"))
+    for output, why in planned.stored_virtual.items():
+        facts.add_row("virtual", Text(f"{output} is virtual but stored: {why}", style="magenta"))
     if planned.fused_into:
         facts.add_row("runs as", Text(f"a CTE of {planned.fused_into}", style="magenta"))
     parts: list[RenderableType] = [facts]

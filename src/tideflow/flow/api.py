@@ -9,7 +9,9 @@ import pyarrow as pa
 from tideflow.engines.sql import to_sql
 from tideflow.errors import ProjectError, UnsupportedPushdown
 from tideflow.flow.builder import Builder
+from tideflow.flow.locate import with_lines
 from tideflow.flow.model import BuildEvent, BuildMode, BuildResult, Plan, PlannedRecipe
+from tideflow.flow.names import dataset_named, recipe_named
 from tideflow.flow.planner import Planner
 from tideflow.flow.workspace import Workspace
 from tideflow.project import Project
@@ -31,6 +33,7 @@ def _check_engine(engine: str | None) -> str | None:
     return engine
 
 
+@with_lines
 def plan_build(project: Project, targets: list[str] | None = None, mode: str = "smart",
                engine: str | None = None) -> Plan:
     """What ``build`` would run, on which engine and why, with the SQL. Reads; writes nothing."""
@@ -44,6 +47,7 @@ def plan_build(project: Project, targets: list[str] | None = None, mode: str = "
         return Plan(steps=steps, skipped=skipped)
 
 
+@with_lines
 def build(project: Project, targets: list[str] | None = None, mode: str = "smart", engine: str | None = None,
           *, on_event: Callable[[BuildEvent], None] | None = None, parallelism: int | None = None) -> BuildResult:
     """Build ``targets`` (dataset names; None: everything) in ``mode``."""
@@ -59,10 +63,11 @@ def build(project: Project, targets: list[str] | None = None, mode: str = "smart
         return builder.run(selected)
 
 
+@with_lines
 def explain_recipe(project: Project, recipe: str, engine: str | None = None) -> PlannedRecipe:
     """The engine chosen for ``recipe``, why, whether a smart build would run it (``outdated_reason``;
     empty: up to date) and its SQL (in its connection's dialect)."""
-    spec = project.recipe(recipe)
+    spec = recipe_named(project, recipe)
     with Workspace(project) as workspace:
         planner = Planner(project, workspace, engine_override=_check_engine(engine))
         outdated = planner.select(list(spec.outputs), "smart")  # its upstream only: fingerprints cost a scan
@@ -71,9 +76,10 @@ def explain_recipe(project: Project, recipe: str, engine: str | None = None) -> 
         return planned
 
 
+@with_lines
 def recipe_sql(project: Project, recipe: str, dialect: str | None = None) -> dict[str, str]:
     """The SQL of ``recipe`` per output, for its connection or transpiled to ``dialect``."""
-    spec = project.recipe(recipe)
+    spec = recipe_named(project, recipe)
     with Workspace(project) as workspace:
         planner = Planner(project, workspace)
         connection = planner.output_connection(spec)
@@ -87,9 +93,10 @@ def recipe_sql(project: Project, recipe: str, dialect: str | None = None) -> dic
         return {out: to_sql(q, target) for out, q in compiled.queries.items()}
 
 
+@with_lines
 def dataset_head(project: Project, name: str, n: int = 10) -> pa.Table:
     """The first ``n`` rows of a stored dataset (a virtual one is computed by its SQL)."""
-    spec = project.dataset(name)
+    spec = dataset_named(project, name)
     with Workspace(project) as workspace:
         if spec.virtual:
             planner = Planner(project, workspace)
@@ -101,13 +108,34 @@ def dataset_head(project: Project, name: str, n: int = 10) -> pa.Table:
         return workspace.read_arrow(name, limit=n)
 
 
+@with_lines
 def dataset_schema(project: Project, name: str) -> dict[str, str]:
     """Column -> logical type of a dataset (stored, or inferred when not built yet)."""
-    project.dataset(name)
+    dataset_named(project, name)
     with Workspace(project) as workspace:
         planner = Planner(project, workspace)
         schema = planner.schema_of(name)
         if schema is None:
+            _raise_why_unknown(planner, name)
             raise ProjectError(f"the schema of dataset {name!r} is unknown until it is built: "
                                f"run 'tide flow build {name}'")
         return {col: str(t) for col, t in schema.items()}
+
+
+def _raise_why_unknown(planner: Planner, dataset: str) -> None:
+    """Raise what keeps the schema of ``dataset`` from being known without a build, when it is an error:
+    a source whose table or file is missing, or a recipe upstream that does not plan (an unknown column,
+    a bad expression), found as ``explain`` and ``build`` find it. Return when only a build tells (the
+    output of a Python recipe, or of a recipe reading one)."""
+    project = planner.project
+    producer = project.graph.producer.get(dataset)
+    if producer is None:
+        if not planner.workspace.exists(dataset):
+            raise planner.workspace.not_there(dataset)
+        return
+    recipe = project.recipes[producer]
+    for inp in recipe.inputs:
+        if planner.schema_of(inp) is None:
+            _raise_why_unknown(planner, inp)
+            return
+    planner.compiler.validate(recipe)  # raises the planning error, if any

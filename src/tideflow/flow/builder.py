@@ -17,7 +17,8 @@ from sqlglot import exp
 from tideflow.checks import BuildChecks
 from tideflow.engines.memory import run_recipe
 from tideflow.engines.sql import SqlInput, compile_recipe, to_sql
-from tideflow.errors import BuildError, TideflowError
+from tideflow.errors import BuildError, ProjectError, TideflowError
+from tideflow.flow.locate import locate
 from tideflow.flow.model import BuildEvent, BuildResult, RecipeRun
 from tideflow.flow.model_recipes import run_evaluate, run_score
 from tideflow.flow.planner import Decision, Planner
@@ -135,17 +136,18 @@ class Builder:
                 self.planner.forget(out)
             status, error = "ok", ""
         except TideflowError as err:  # a BuildError of this recipe is said once: the event adds "recipe ... failed"
-            text = str(err)
+            text = str(locate(self.project, err) if isinstance(err, ProjectError) else err)
             rows, status, error = {}, "failed", text.removeprefix(f"recipe {name!r} failed: ")
         except Exception as err:  # a database or engine error: report it, keep the previous outputs
             rows, status, error = {}, "failed", f"{type(err).__name__}: {err}"
         seconds = time.perf_counter() - start
+        note = stored_note(self.planner, name) if status == "ok" else ""
         run = RecipeRun(recipe=name, engine=decision.engine, status=status, seconds=seconds,  # type: ignore[arg-type]
-                        rows=rows, bytes_through_python=moved, error=error)
+                        rows=rows, bytes_through_python=moved, error=error, note=note)
         self.workspace.state.log_run(self.build_id, name, decision.engine, status, seconds, rows, error)
         kind = "finished" if status == "ok" else "failed"
         self.on_event(BuildEvent(kind, name, decision.engine, seconds, sum(rows.values()) if rows else None,  # type: ignore[arg-type]
-                                 message=BuildError(name, error).args[0] if error else ""))
+                                 message=BuildError(name, error).args[0] if error else note))
         return run
 
     def _run_sql(self, name: str, connection: str) -> dict[str, int]:
@@ -182,6 +184,11 @@ class Builder:
             moved += table.nbytes
             rows[out] = self.workspace.write_arrow(out, table)
         return rows, moved
+
+
+def stored_note(planner: Planner, recipe: str) -> str:
+    """What a build says of the virtual outputs ``recipe`` stored all the same ('' for none)."""
+    return "; ".join(f"virtual dataset {out!r} stored: {why}" for out, why in planner.stored_virtual(recipe).items())
 
 
 def _run_sql_recipe_in_duckdb(recipe: SqlRecipe, inputs: dict[str, pa.Table], where: str | None) -> dict[str, pa.Table]:

@@ -23,6 +23,8 @@ class PlannedRecipe:
     outdated_reason: str = ""
     virtual_outputs: tuple[str, ...] = ()
     fused_into: str | None = None  # a recipe writing a virtual dataset runs as a CTE of this recipe
+    # virtual outputs that cannot run as a CTE of their readers, so are stored: output -> why
+    stored_virtual: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class RecipeRun:
     rows: dict[str, int] = field(default_factory=dict)
     bytes_through_python: int = 0
     error: str = ""
+    note: str = ""  # what the summary adds: a virtual output stored all the same, and why
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tideflow.checks import verify_declared
-from tideflow.errors import ConnectionError_, ProjectError, UnsupportedPushdown, did_you_mean
+from tideflow.errors import ConnectionError_, ProjectError, UnsupportedPushdown
 from tideflow.flow.model import BuildMode, PlannedRecipe
 from tideflow.flow.model_recipes import Machine, batch_engine, cluster_address, cluster_cpus
+from tideflow.flow.names import unknown_dataset
 from tideflow.flow.scoring import ScoringModel, resolve_model
 from tideflow.flow.sqlgen import InputNotBuilt, RecipeCompiler
 from tideflow.flow.workspace import Workspace
@@ -102,7 +103,7 @@ class Planner:
         out = []
         for name in targets:
             if name not in self.project.datasets:
-                raise ProjectError(f"unknown dataset {name!r}{did_you_mean(name, self.project.datasets)}")
+                raise unknown_dataset(self.project, name)
             if name not in graph.producer:
                 raise ProjectError(f"dataset {name!r} is a source: no recipe builds it")
             if graph.producer[name] not in out:
@@ -240,7 +241,7 @@ class Planner:
                 pass  # built earlier in this build; its schema is inferred then
         if blocker is not None:
             if forced == "sql" and not isinstance(recipe, SqlRecipe):
-                raise ProjectError(f"recipe {recipe.name!r}: the sql engine was forced but {blocker}")
+                raise self._forced_sql(recipe, blocker)
             if isinstance(recipe, SqlRecipe):
                 return Decision("memory", f"{blocker}; the query runs in an embedded DuckDB over Arrow", conn)
             return Decision("memory", f"{blocker}; data moves as Arrow", conn)
@@ -276,13 +277,22 @@ class Planner:
                       f"{kind} SQL: it scores inside the database, no rows pass through Python")
             return Decision("sql", ("sql engine forced: " if forced == "sql" else "") + reason, conn)
         if forced == "sql":
-            raise ProjectError(f"recipe {recipe.name!r}: the sql engine was forced but {blocker}",
-                               file=self.project.files.get(recipe.name), key_path="engine")
+            raise self._forced_sql(recipe, blocker)
         compute = self.project.config.compute
         inp = recipe.inputs[0]
         engine, why = batch_engine(cluster_address(compute), cluster_cpus(compute), Machine.here(),
                                    lambda: self.workspace.estimated_bytes(inp))
         return Decision(engine, f"{blocker}; {why}", conn)
+
+    def _forced_sql(self, recipe: RecipeBase, blocker: str | None) -> ProjectError:
+        """The error for a recipe that cannot run as SQL where the sql engine was forced: located at the
+        recipe's ``engine`` key, at ``defaults.engine`` of the project file, or said to be the option."""
+        if self.engine_override == "sql":
+            return ProjectError(f"recipe {recipe.name!r}: the sql engine was forced for this build but {blocker}")
+        message = f"recipe {recipe.name!r}: the sql engine was forced but {blocker}"
+        if recipe.engine == "sql":
+            return ProjectError(message, file=self.project.files.get(recipe.name), key_path="engine")
+        return ProjectError(message, file="tideflow.yaml", key_path="defaults.engine")
 
     def _sql_blocker(self, recipe: RecipeBase, conn: str | None) -> str | None:
         if conn is None:
@@ -318,6 +328,28 @@ class Planner:
             if d.engine != "sql" or d.connection != conn:
                 return False
         return True
+
+    def why_stored(self, dataset: str) -> str:
+        """Why the virtual ``dataset`` is stored all the same ('' when it is fused, or not virtual): its
+        recipe, or one of its readers, does not run as SQL on its connection."""
+        spec = self.project.datasets.get(dataset)
+        if spec is None or not spec.virtual or self.fused(dataset):
+            return ""
+        conn = self.project.connection_of(dataset)
+        producer = self.project.graph.producer[dataset]
+        for name, role in [(producer, "its recipe"),
+                           *((r, "recipe") for r in self.project.graph.consumers.get(dataset, []))]:
+            decision = self.decide(name)
+            if decision.engine != "sql":
+                return f"{role} {name!r} runs on the {decision.engine} engine ({decision.reason})"
+            if decision.connection != conn:
+                return f"{role} {name!r} runs as SQL on connection {decision.connection!r}, not {conn!r}"
+        return "not every recipe reading it runs as SQL on its connection"
+
+    def stored_virtual(self, recipe: str) -> dict[str, str]:
+        """The virtual outputs of ``recipe`` that are stored, each with why (``why_stored``)."""
+        reasons = {o: self.why_stored(o) for o in self.project.recipes[recipe].outputs}
+        return {o: why for o, why in reasons.items() if why}
 
     # ------------------------------------------------------------------ schemas
 
@@ -398,5 +430,5 @@ class Planner:
         return PlannedRecipe(
             recipe=name, engine=decision.engine, reason=decision.reason,  # type: ignore[arg-type]
             connection=decision.connection, sql=sql, outdated_reason=outdated_reason,
-            virtual_outputs=virtual, fused_into=fused_into,
+            virtual_outputs=virtual, fused_into=fused_into, stored_virtual=self.stored_virtual(name),
         )

@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from tideflow.connections import DuckDBDatabase, FileStore, PostgresDatabase, SqlConnection
 from tideflow.connections.base import BeforeSwap
-from tideflow.errors import ConnectionError_, ProjectError
+from tideflow.errors import ConnectionError_, ProjectError, TideflowError
 from tideflow.flow.state import StateStore
 from tideflow.project import DatasetSpec, Project
 from tideflow.recipes import Schema
@@ -108,11 +108,30 @@ class Workspace:
             return data.slice(0, limit) if limit is not None else data
         sql = self.sql(conn)
         if sql.table_schema(spec.table_name) is None:
-            raise ProjectError(f"dataset {dataset!r} has not been built yet: run 'tide flow build {dataset}'")
+            raise self.not_there(dataset)
         query = exp.select("*").from_(sql.table_ref(spec.table_name))
         if limit is not None:
             query = query.limit(exp.Literal.number(int(limit)))
         return sql.fetch_arrow(query.sql(sql.dialect))
+
+    def location(self, dataset: str) -> str:
+        """Where ``dataset`` is stored, in words: ``table 'x' on connection 'warehouse'`` or its file."""
+        spec = self.dataset_spec(dataset)
+        conn = self.project.connection_of(dataset)
+        if self.is_files(dataset):
+            return f"file {self.files(conn).path_of(spec)} on connection {conn!r}"
+        return f"table {spec.table_name!r} on connection {conn!r}"
+
+    def not_there(self, dataset: str) -> TideflowError:
+        """The error for a dataset whose table or file does not exist: a recipe's output is built by
+        ``tide flow build``; a source is not built by the Flow, so its table or file is missing."""
+        if dataset in self.project.graph.producer:
+            return ProjectError(f"dataset {dataset!r} has not been built yet: run 'tide flow build {dataset}'")
+        file = self.project.dataset_files.get(dataset)
+        declared = f" (declared in {file})" if file else ""
+        key = "path" if self.is_files(dataset) else "table"
+        return ConnectionError_(f"source dataset {dataset!r}{declared} cannot be read: {self.location(dataset)} "
+                                f"does not exist (a source is not built by the Flow: load it, or fix its {key})")
 
     def write_arrow(self, dataset: str, data: pa.Table) -> int:
         spec = self.dataset_spec(dataset)
@@ -130,7 +149,7 @@ class Workspace:
             yield from self.files(conn).read_arrow(spec).to_batches(max_chunksize=batch_rows)
             return
         if self.sql(conn).table_schema(spec.table_name) is None:
-            raise ProjectError(f"dataset {dataset!r} has not been built yet: run 'tide flow build {dataset}'")
+            raise self.not_there(dataset)
         reader = self._database(conn).connect()
         try:
             query = exp.select("*").from_(reader.table_ref(spec.table_name))
