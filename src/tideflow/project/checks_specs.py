@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StrictFloat, StrictInt, model_validator
+from pydantic import AfterValidator, Field, StrictFloat, StrictInt, field_validator, model_validator
 
 from tideflow.project.yamlfile import register_tags
 from tideflow.recipes import Strict
@@ -73,6 +73,26 @@ class MetricSpec(Strict):
     k: StrictInt = Field(default=10, ge=1, le=1000)
 
     _short = model_validator(mode="before")(_shorthand)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_model(cls, data: Any) -> Any:
+        """A drift metric here is refused at ``metric`` (below); its ``model`` would only add "unknown key"."""
+        if cls is MetricSpec and isinstance(data, dict) and data.get("metric") in DRIFT_METRICS:
+            return {k: v for k, v in data.items() if k != "model"}
+        return data
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _not_drift(cls, metric: Any) -> Any:
+        """A dataset computes no drift metric: each evaluation of a saved model records them (checks read
+        them with ``model:``)."""
+        if cls is MetricSpec and isinstance(metric, str) and metric in DRIFT_METRICS:
+            raise ValueError(f"{metric!r} is a drift metric of a saved model: drift metrics cannot be listed under "
+                             "'metrics:' (each evaluation of the model records them): expected one of "
+                             f"{', '.join(METRIC_KINDS)}, got {metric!r}; read it in a check with "
+                             f"{{model: NAME, metric: {metric}}}")
+        return metric
 
     @model_validator(mode="after")
     def _column_fits(self) -> MetricSpec:

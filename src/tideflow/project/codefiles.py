@@ -10,13 +10,10 @@ import ast
 import importlib.util
 from pathlib import Path
 
-import sqlglot
-from sqlglot.errors import ParseError, TokenError
-
 from tideflow.errors import ProjectError, did_you_mean
+from tideflow.project.sqlcheck import SqlProblem, one_query, unknown_dialect
 from tideflow.project.yamlfile import KeyPath
 from tideflow.recipes import PythonRecipe, RecipeBase, SqlRecipe
-from tideflow.recipes.expressions import syntax_problem
 
 
 def read_code(root: Path, recipe: RecipeBase, shown: str, lines: dict[KeyPath, int]) -> str | None:
@@ -85,17 +82,19 @@ def _not_utf8(data: bytes, relative: str, python: bool) -> str:
 
 
 def check_sql_syntax(recipe: SqlRecipe, text: str, shown: str, lines: dict[KeyPath, int]) -> None:
-    """A SQL recipe that sqlglot cannot read is a project error naming its .sql file (or the ``sql`` key)
-    and line, found at load time rather than as a traceback when the recipe is planned."""
-    if sqlglot.Dialect.get(recipe.dialect) is None:
-        return  # planning says the dialect is unknown, with the nearest one
+    """A SQL recipe that is not one read-only query in a dialect sqlglot reads is a project error found
+    at load time, not when the recipe is planned: an unknown ``dialect`` names its key; a syntax error,
+    no statement or several, or a statement that writes names the .sql file and the statement's line
+    (or the ``sql`` key of an inline query)."""
+    problem = unknown_dialect(recipe.dialect)
+    if problem is not None:
+        raise ProjectError(problem, file=shown, line=lines.get(("dialect",)), key_path="dialect")
     try:
-        sqlglot.parse(text, read=recipe.dialect)
-    except (ParseError, TokenError) as err:
-        problem, line = syntax_problem(err, text, what=f"{recipe.dialect} query")
+        one_query(text, recipe.dialect)
+    except SqlProblem as err:
         if recipe.file is not None:
-            raise ProjectError(problem, file=f"recipes/{recipe.file}", line=line) from None
-        raise ProjectError(problem, file=shown, line=lines.get(("sql",)), key_path="sql") from None
+            raise ProjectError(err.message, file=f"recipes/{recipe.file}", line=err.line) from None
+        raise ProjectError(err.message, file=shown, line=lines.get(("sql",)), key_path="sql") from None
 
 
 def check_python(recipe: PythonRecipe, text: str, shown: str, lines: dict[KeyPath, int]) -> None:

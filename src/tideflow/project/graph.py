@@ -67,8 +67,8 @@ def build_graph(
     files: Mapping[str, str] | None = None,
     lines: Mapping[str, Mapping[tuple[str | int, ...], int]] | None = None,
 ) -> FlowGraph:
-    """Build and check the graph: one writer per dataset, no cycles. Errors name the recipes (and,
-    with ``lines``, the line of the key in the recipe's file)."""
+    """Build and check the graph: each input and output listed once, one writer per dataset, no
+    cycles. Errors name the recipes (and, with ``lines``, the line of the key in the recipe's file)."""
     files = files or {}
     lines = lines or {}
 
@@ -79,6 +79,12 @@ def build_graph(
     producer: dict[str, str] = {}
     consumers: dict[str, list[str]] = {}
     for name, recipe in recipes.items():
+        for i, inp in enumerate(recipe.inputs):
+            if inp in recipe.inputs[:i]:  # the recipe would read it once: a second copy is a mistake
+                raise GraphError(
+                    f"recipe {name!r} lists input {inp!r} twice: expected each input once",
+                    file=files.get(name), line=line_of(name, "inputs", i), key_path=f"inputs[{i}]",
+                )
         for i, out in enumerate(recipe.outputs):
             if out in recipe.outputs[:i]:
                 raise GraphError(

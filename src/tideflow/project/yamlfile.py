@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tideflow.errors import ProjectError, did_you_mean
+from tideflow.project.errorlocs import TYPE_WORDS, Place, locate, unknown_key
 from tideflow.project.yamlloader import DuplicateKey, Refused, compose, loads
 from tideflow.recipes.base import SourceText, key_error
 
@@ -185,32 +186,12 @@ def _model_args(annotation: object) -> list[type[BaseModel]]:
     return found
 
 
-def _fields_at(model: type[BaseModel], path: tuple[Any, ...]) -> set[str]:
-    """Field names (and aliases) of the model(s) at ``path`` under ``model`` (empty when it cannot be followed)."""
-    current = [model]
-    for key in path:
-        if isinstance(key, int):
-            continue
-        following: list[type[BaseModel]] = []
-        for m in current:
-            for name, field in m.model_fields.items():
-                if key in (name, field.alias):
-                    following += _model_args(field.annotation)
-        if not following:
-            return set()
-        current = following
-    return {field.alias or name for m in current for name, field in m.model_fields.items()}
-
-
-def _describe(error: dict[str, Any], vocabulary: set[str], model: type[BaseModel] | None = None) -> str:
+def _describe(error: dict[str, Any], place: Place, vocabulary: set[str], noun: str) -> str:
     kind = error["type"]
     loc = error["loc"]
     got = error.get("input")
     if kind == "extra_forbidden":
-        # the keys allowed where the typo is come first; then any key of the file (a key at the wrong level)
-        here = _fields_at(model, _strip_union_tags(tuple(loc))[:-1]) if model is not None else set()
-        hint = did_you_mean(str(loc[-1]), here) or did_you_mean(str(loc[-1]), vocabulary)
-        return f"unknown key {loc[-1]!r}{hint}"
+        return unknown_key(str(loc[-1]), place, vocabulary, noun)
     if kind == "missing":
         return f"missing required key {loc[-1]!r}"
     if kind in ("union_tag_invalid", "literal_error"):
@@ -263,16 +244,6 @@ def _type_hint(kind: str, got: Any) -> str:
     return ""
 
 
-def _strip_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop pydantic's discriminated-union tags (e.g. 'prepare', 'filter') from an error location."""
-    out: list[Any] = []
-    for part in loc:
-        if isinstance(part, str) and (part.startswith("function-") or part in _TAGS):
-            continue
-        out.append(part)
-    return tuple(out)
-
-
 _TAGS: set[str] = set()
 
 
@@ -287,28 +258,67 @@ def validate(
 ) -> Any:
     """Validate ``data`` with ``model`` (a class or a TypeAdapter); raise one located ``ProjectError``.
 
-    The message lists every problem found; ``line`` and ``key_path`` are those of the first.
+    The message lists every problem found; ``line`` and ``key_path`` are those of the first. Key
+    paths are the file's (no union tags or variant names); the branches of a union of scalar types
+    that all refused a value are one problem (``expected a string, number or boolean, got ...``).
     """
     try:
         if isinstance(model, type) and issubclass(model, BaseModel):
             return model.model_validate(data)
         return model.validate_python(data)
     except ValidationError as err:
+        start = model if isinstance(model, type) else getattr(model, "_type", vocabulary_of)
         vocabulary = _vocabulary(vocabulary_of)
+        noun = next((p for p in reversed(prefix) if isinstance(p, str)), shown.split("/")[0] if "/" in shown else "")
+        found: list[tuple[KeyPath, str]] = []
+        for loc, place, errors in _merged(err.errors(), data, start):
+            path = (*prefix, *loc)
+            if len(errors) > 1:
+                found.append((path, scalar_union_message(errors)))
+            else:
+                found.append((path, _describe(errors[0], place, vocabulary, noun or "ones")))
         problems = []
-        first_path: KeyPath = ()
-        for i, error in enumerate(err.errors()):
-            loc = (*prefix, *_strip_union_tags(tuple(error["loc"])), *_key_of(error))
-            line = line_of(loc, lines)
-            text = f"{format_path(loc) or '(top level)'}"
-            text += f" (line {line})" if line else ""
-            problems.append(f"{text}: {_describe(error, vocabulary, vocabulary_of)}")  # type: ignore[arg-type]
-            if i == 0:
-                first_path = loc
-        first_line = line_of(first_path, lines)
-        message = problems[0].split(": ", 1)[1] if len(problems) == 1 else "\n  " + "\n  ".join(problems)
-        raise ProjectError(message, file=shown, line=first_line,
+        for path, text in found:
+            line = line_of(path, lines)
+            problems.append(f"{format_path(path) or '(top level)'}{f' (line {line})' if line else ''}: {text}")
+        first_path = found[0][0]
+        message = found[0][1] if len(found) == 1 else f"{len(found)} problems:\n  " + "\n  ".join(problems)
+        raise ProjectError(message, file=shown, line=line_of(first_path, lines),
                            key_path=format_path(first_path) or None) from None
+
+
+def scalar_union_message(errors: list[Any]) -> str:
+    """One message for the branches of a union that all refused a value by its type."""
+    kinds = [e["type"] for e in errors]
+    words = list(dict.fromkeys(TYPE_WORDS[k] for k in kinds if not (k == "int_type" and "float_type" in kinds)))
+    bare = [words[0], *(w.removeprefix("a ").removeprefix("an ") for w in words[1:])]
+    expected = bare[0] if len(bare) == 1 else f"{', '.join(bare[:-1])} or {bare[-1]}"
+    got = errors[0].get("input")
+    hint = _type_hint("string_type", got) if "string_type" in kinds else ""
+    return f"expected {expected}, got {describe_value(got)}{hint}"
+
+
+def _merged(errors: list[Any], data: Any, start: Any) -> list[tuple[KeyPath, Place, list[Any]]]:
+    """The errors by the file's key path. Errors of a union's branches about one value are grouped
+    (they are one problem); a branch's type error is dropped when another branch reached into the
+    value (a mapping with a wrong key is not "expected a string")."""
+    located_errors = []
+    for error in errors:
+        place = locate(error["loc"], data, start, kind=error["type"], tags=_TAGS)
+        located_errors.append(((*place.path, *_key_of(error)), place, error))
+    deeper = {loc[:n] for loc, _, _ in located_errors for n in range(len(loc))}
+    out: list[tuple[KeyPath, Place, list[Any]]] = []
+    groups: dict[KeyPath, int] = {}
+    for loc, place, error in located_errors:
+        if place.variant and error["type"] in TYPE_WORDS:
+            if loc in deeper:
+                continue
+            if loc in groups:
+                out[groups[loc]][2].append(error)
+                continue
+            groups[loc] = len(out)
+        out.append((loc, place, [error]))
+    return out
 
 
 def _key_of(error: Any) -> KeyPath:
