@@ -5,34 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError, SqlglotError, TokenError
+from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from tideflow.engines.sql.build import Ctx, SqlInput, from_item
 from tideflow.engines.sql.dialects import TRAITS, DialectTraits, generate, logical_type
-from tideflow.errors import ProjectError, UnsupportedPushdown, a, did_you_mean
+from tideflow.errors import ProjectError, UnsupportedPushdown, did_you_mean
+from tideflow.project.sqlcheck import SqlProblem, one_query, unknown_dialect
 from tideflow.recipes.code import SqlRecipe
-from tideflow.recipes.expressions import syntax_problem
 from tideflow.recipes.types import ColumnType, Schema
 
 # Table functions a SQL recipe may call in FROM (the others read files or other databases).
 ALLOWED_TABLE_FUNCTIONS = ("generate_series", "range", "unnest")
-_FORBIDDEN = (
-    exp.DDL,
-    exp.DML,
-    exp.Command,
-    exp.Into,
-    exp.Set,
-    exp.Use,
-    exp.Transaction,
-    exp.Commit,
-    exp.Rollback,
-    exp.Copy,
-    exp.Pragma,
-)
 _TYPE_NAMES = {
     ColumnType.BOOLEAN: "BOOLEAN",
     ColumnType.INTEGER: "BIGINT",
@@ -47,23 +33,13 @@ def parse_sql_recipe(recipe: SqlRecipe, ctx: Ctx) -> exp.Query:
     """Parse and check the recipe's query: exactly one SELECT/UNION, nothing that writes."""
     if recipe.sql is None:
         raise ctx.error("file", f"the SQL of {recipe.file!r} was not loaded: the project loader reads it into 'sql'")
-    if sqlglot.Dialect.get(recipe.dialect) is None:
-        raise ctx.error("dialect", f"unknown SQL dialect {recipe.dialect!r}{did_you_mean(recipe.dialect, TRAITS)}")
+    unknown = unknown_dialect(recipe.dialect, TRAITS)
+    if unknown is not None:
+        raise ctx.error("dialect", unknown)
     try:
-        statements = [s for s in sqlglot.parse(recipe.sql, read=recipe.dialect) if s is not None]
-    except (ParseError, TokenError) as err:  # TokenError: an unclosed quote or comment
-        raise ctx.error("sql", syntax_problem(err, recipe.sql, what=f"{recipe.dialect} query")[0]) from None
-    if len(statements) != 1:
-        raise ctx.error("sql", f"expected exactly one SELECT query, got {len(statements)} statements")
-    tree = statements[0]
-    offending = next((node for node in tree.walk() if isinstance(node, _FORBIDDEN)), None)
-    if offending is not None or not isinstance(tree, exp.Query):
-        kind = type(offending if offending is not None else tree).__name__.upper()
-        raise ctx.error(
-            "sql",
-            f"expected one SELECT query, got {a(str(kind))} statement: a SQL recipe only reads "
-            "its inputs; Tideflow writes the output",
-        )
+        tree = one_query(recipe.sql, recipe.dialect)
+    except SqlProblem as problem:  # the loader's words for the same problems
+        raise ctx.error("sql", problem.message) from None
     _check_shape(tree, ctx)
     return tree
 
