@@ -58,7 +58,8 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 def test_two_recipes_writing_one_dataset_names_both(tmp_path: Path) -> None:
     root = make(tmp_path, {"a.yaml": "type: sort\ninputs: src\noutputs: out\norder_by: [{column: x}]\n",
                            "b.yaml": "type: distinct\ninputs: src\noutputs: out\n"})
-    with pytest.raises(GraphError, match=r"dataset 'out' is written by two recipes: 'a' .* and 'b'"):
+    with pytest.raises(GraphError, match=r"^recipes/b.yaml:3 at outputs\[0\]: dataset 'out' is written by two "
+                                         r"recipes: 'a' \(recipes/a.yaml\) and 'b' \(recipes/b.yaml\)"):
         load_project(root)
 
 

@@ -102,7 +102,7 @@ def build_graph(
                 raise GraphError(
                     f"dataset {out!r} is written by two recipes: {other!r} ({files.get(other, '?')}) and "
                     f"{name!r} ({files.get(name, '?')}); expected exactly one writer per dataset",
-                    file=files.get(name),
+                    file=files.get(name), line=line_of(name, "outputs", i), key_path=f"outputs[{i}]",
                 )
             producer[out] = name
         for inp in recipe.inputs:
