@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -47,9 +48,8 @@ def test_arrow_types(dtype: pa.DataType, logical: T | None) -> None:
     assert arrow_read_type(dtype) == logical
 
 
-LIST_SQL = "SELECT order_id, [1, 2] AS l FROM orders LIMIT 1"
-MESSAGE = ("error: table main.listy on connection 'warehouse': column 'l' has type INTEGER[], which Tideflow does "
-           "not read: expected boolean, integer, double, string, date or timestamp; cast it where it is made "
+MESSAGE = ("table main.listy on connection 'warehouse': column 'l' has type INTEGER[], which Tideflow does not "
+           "read: expected boolean, integer, double, string, date or timestamp; cast it where it is made "
            "(e.g. CAST(l AS VARCHAR)) or leave it out")
 
 
@@ -58,19 +58,28 @@ def test_a_duckdb_list_column_is_refused_by_every_reader_with_the_cast_that_fixe
     root = tmp_path / "shop"
     assert runner.invoke(app, ["init", str(root)]).exit_code == 0
     (root / "recipes" / "listy.yaml").write_text("type: sql\ninputs: [orders]\noutputs: listy\nfile: listy.sql\n")
-    (root / "recipes" / "listy.sql").write_text(LIST_SQL)
-    assert runner.invoke(app, ["flow", "build", "--project", str(root)]).exit_code == 0
-    for command in (["dataset", "schema", "listy"], ["dataset", "head", "listy"],
-                    ["dataset", "head", "listy", "--format", "csv"], ["dataset", "metrics", "listy"]):
-        result = runner.invoke(app, [*command, "--project", str(root)])
-        assert result.exit_code == 2, (command, result.output)
-        assert " ".join(result.output.split()) == MESSAGE, command
-        assert "Traceback" not in result.output
-    # cast where it is made: read as text
     (root / "recipes" / "listy.sql").write_text("SELECT order_id, CAST([1, 2] AS VARCHAR) AS l FROM orders LIMIT 1")
     assert runner.invoke(app, ["flow", "build", "--project", str(root)]).exit_code == 0
     schema = runner.invoke(app, ["dataset", "schema", "listy", "--project", str(root)])
     assert schema.exit_code == 0 and "string" in schema.output
+
+    # a build whose output Tideflow could not read fails before the swap: the previous table stays
+    (root / "recipes" / "listy.sql").write_text("SELECT order_id, [1, 2] AS l FROM orders LIMIT 1")
+    build = runner.invoke(app, ["flow", "build", "--project", str(root)])
+    assert build.exit_code == 1
+    said = " ".join(build.output.split())
+    assert MESSAGE.replace("table main.listy on connection 'warehouse'", "output 'listy' of recipe 'listy'") in said
+    assert runner.invoke(app, ["dataset", "schema", "listy", "--project", str(root)]).exit_code == 0
+
+    # a table made outside Tideflow: every reader refuses it with the same words, never a traceback
+    with duckdb.connect(str(root / ".tide" / "warehouse.duckdb")) as con:
+        con.execute("CREATE OR REPLACE TABLE listy AS SELECT 1 AS order_id, [1, 2] AS l")
+    for command in (["dataset", "schema", "listy"], ["dataset", "head", "listy"],
+                    ["dataset", "head", "listy", "--format", "csv"], ["dataset", "metrics", "listy"]):
+        result = runner.invoke(app, [*command, "--project", str(root)])
+        assert result.exit_code == 2, (command, result.output)
+        assert " ".join(result.output.split()) == f"error: {MESSAGE}", command
+        assert "Traceback" not in result.output
 
 
 def test_postgres_arrays_and_intervals_are_refused(pg_schema: str, pg_conn: Any, tmp_path: Path) -> None:

@@ -4,7 +4,13 @@ Credentials come from environment variables or the ignored ``.tide/secrets.yaml`
 in logs, errors or explain output.
 """
 
-from tideflow.connections.base import SqlConnection, arrow_logical_type, logical_type, temp_table_name
+from tideflow.connections.base import (
+    SqlConnection,
+    UnreadColumnType,
+    arrow_logical_type,
+    logical_type,
+    temp_table_name,
+)
 from tideflow.connections.duck import DuckDBDatabase, DuckDBSql
 from tideflow.connections.files import FileStore
 from tideflow.connections.postgres import PostgresDatabase, PostgresSql
@@ -16,6 +22,7 @@ __all__ = [
     "PostgresDatabase",
     "PostgresSql",
     "SqlConnection",
+    "UnreadColumnType",
     "arrow_logical_type",
     "logical_type",
     "temp_table_name",

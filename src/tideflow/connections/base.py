@@ -55,7 +55,17 @@ def logical_type(physical: str) -> ColumnType | None:
 
 
 class UnreadColumnType(TideflowError):
-    """A column of a type Tideflow does not read (a list, struct, map, interval or bytes)."""
+    """A column of a type Tideflow does not read (a list, struct, map, interval or bytes), in ``where``."""
+
+    def __init__(self, where: str, column: str, physical: str) -> None:
+        self.where, self.column, self.physical = where, column, physical
+        super().__init__(
+            f"{where}: column {column!r} has type {physical}, which Tideflow does not read: expected "
+            f"{READ_TYPES}; cast it where it is made (e.g. CAST({column} AS VARCHAR)) or leave it out")
+
+    def at(self, where: str) -> UnreadColumnType:
+        """The same error said of another place (e.g. the dataset a temporary table becomes)."""
+        return UnreadColumnType(where, self.column, self.physical)
 
 
 def read_schema(columns: Iterable[tuple[str, Any]], where: str,
@@ -68,9 +78,7 @@ def read_schema(columns: Iterable[tuple[str, Any]], where: str,
     for name, physical in columns:
         typ = read(physical)
         if typ is None:
-            raise UnreadColumnType(
-                f"{where}: column {name!r} has type {physical}, which Tideflow does not read: expected "
-                f"{READ_TYPES}; cast it where it is made (e.g. CAST({name} AS VARCHAR)) or leave it out")
+            raise UnreadColumnType(where, name, str(physical))
         out[name] = typ
     return out
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from tideflow.checks import BuildChecks
+from tideflow.connections import UnreadColumnType
 from tideflow.engines.memory import run_recipe
 from tideflow.engines.sql import SqlInput, compile_recipe, to_sql
 from tideflow.errors import BuildError, ProjectError, TideflowError
@@ -163,7 +164,18 @@ class Builder:
             sql.drop_stale_temps(table)
             statements[table] = compiled.sql(out, sql.dialect)
             outputs[table] = out
-        counts = sql.replace_tables(statements, before_swap=self.checks.sql_hook(sql, outputs))
+        checks = self.checks.sql_hook(sql, outputs)
+
+        def before_swap(temps: dict[str, str]) -> None:
+            for table, temp in temps.items():  # a table Tideflow cannot read must not replace a good one
+                try:
+                    sql.table_schema(temp)
+                except UnreadColumnType as err:
+                    raise err.at(f"output {outputs[table]!r} of recipe {name!r}") from None
+            if checks is not None:
+                checks(temps)
+
+        counts = sql.replace_tables(statements, before_swap=before_swap)
         return {outputs[t]: n for t, n in counts.items()}
 
     def _run_memory(self, name: str) -> tuple[dict[str, int], int]:
