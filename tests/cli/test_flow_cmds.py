@@ -100,3 +100,12 @@ def test_unreachable_database_exits_3(project_dir: Path, runner: CliRunner) -> N
     assert result.exit_code == 3, result.output
     assert result.stderr.startswith("error: ")
     assert "Traceback" not in result.output
+
+
+def test_head_into_a_pipe_prints_csv_unless_told(runner: CliRunner, project_dir: Path) -> None:
+    """The CLI runner is not a terminal, like a pipe: plain CSV rows, not a table whose columns get cut."""
+    _run(runner, project_dir, "flow", "build")
+    piped = _run(runner, project_dir, "dataset", "head", "revenue_by_country", "-n", "2").splitlines()
+    assert piped[0] == '"country","orders","revenue","average_amount"' and len(piped) == 3
+    table = _run(runner, project_dir, "dataset", "head", "revenue_by_country", "-n", "2", "--format", "table")
+    assert "revenue_by_country (first 2 rows)" in table and "│" in table

@@ -40,9 +40,9 @@ def _json_value(value: object) -> object:
 def head_cmd(
     name: Annotated[str, typer.Argument(help="Dataset name.")],
     n: Annotated[int, typer.Option("-n", "--rows", min=0, help="Rows to show.")] = 10,
-    output: Annotated[HeadFormat, typer.Option("--format", "-f", help="table (default on a terminal), csv or "
-                                               "jsonl (one JSON object a row): plain, for a file or a pipe.")]
-    = HeadFormat.table,
+    output: Annotated[HeadFormat | None, typer.Option(
+        "--format", "-f", help="table (the default on a terminal), csv (the default into a file or a pipe) or "
+                               "jsonl (one JSON object a row).")] = None,
     project: ProjectOption = Path("."),
 ) -> None:
     """The first N rows of a dataset."""
@@ -51,6 +51,8 @@ def head_cmd(
     proj = open_project(project)
     dataset_named(proj, name)  # unknown name -> ProjectError with a suggestion
     table = dataset_head(proj, name, n)
+    if output is None:  # a table for eyes; plain rows for a pipe or a file, where a table's columns get cut
+        output = HeadFormat.table if out().is_terminal else HeadFormat.csv
     if output is HeadFormat.table:
         out().print(render.rows_table(table, title=f"{name} (first {table.num_rows} rows)"))
         return
