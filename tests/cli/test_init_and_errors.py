@@ -103,3 +103,10 @@ def test_usage_errors_exit_2(argv: list[str], project_dir: Path, runner: CliRunn
 def test_no_arguments_prints_help(runner: CliRunner) -> None:
     result = runner.invoke(app, [])
     assert "flow" in result.output and "dataset" in result.output and "demo" in result.output
+
+
+def test_init_prints_next_steps_that_paste_into_a_shell(tmp_path: Path, runner: CliRunner) -> None:
+    target = tmp_path / "shop 4"
+    result = runner.invoke(app, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert f"$ tide flow build --project '{target}'" in result.output

@@ -136,6 +136,6 @@ def test_the_demo_run_again_says_how_to_rebuild(tmp_path: Path, runner: CliRunne
     assert first.exit_code == 0, first.output
     again = runner.invoke(app, argv)
     assert again.exit_code == 0, again.output
-    assert (f"Nothing to build: every dataset is up to date ('tide flow build --mode forced --project {target}' "
+    assert (f"Nothing to build: every dataset is up to date (`tide flow build --mode forced --project {target}` "
             "rebuilds them).") in again.stdout
     assert "'--mode forced'" not in again.stdout

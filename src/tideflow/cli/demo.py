@@ -8,6 +8,7 @@ recipes/ are removed); the source data is regenerated only when it is missing or
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Annotated
@@ -128,8 +129,9 @@ def run_demo(directory: Path, rows: int, seed: int, engine: str | None, lab: boo
     console.print(render.explain_panel(planned, project, "duckdb"))
 
     console.print(Rule("Timings"))
+    shown = shlex.quote(str(directory))  # pasted into a shell as it is printed
     report_build(result, console, project, title=f"Build ({mode}, {rows:,} transactions)",
-                 rebuild=f"'tide flow build --mode forced --project {directory}' rebuilds them")
+                 rebuild=f"`tide flow build --mode forced --project {shown}` rebuilds them")
     if lab:
         from tideflow.cli.demo_lab import train_demo
 
@@ -139,12 +141,12 @@ def run_demo(directory: Path, rows: int, seed: int, engine: str | None, lab: boo
 
             serve_demo(load_project(directory), console)
     console.print(Rule("Next"))
-    commands = [f"tide dataset head merchant_risk --project {directory}"]
+    commands = [f"tide dataset head merchant_risk --project {shown}"]
     if lab:  # without the Lab there is no saved model to show or serve
-        commands += [f"tide models show card_fraud --project {directory}",
-                     f"tide api serve card_fraud --project {directory}"]
+        commands += [f"tide models show card_fraud --project {shown}",
+                     f"tide api serve card_fraud --project {shown}"]
     else:
-        commands.append(f"tide lab train card_fraud --project {directory}")
+        commands.append(f"tide lab train card_fraud --project {shown}")
     for command in commands:
         console.print(Text(command), soft_wrap=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -100,7 +101,7 @@ def init(
     console = out()
     console.print(Text.assemble(("Created ", "green"), (str(directory), "bold"),
                                 (" (a CSV source, a prepare and a group recipe). Next:", "green")))
-    shown = str(directory)
+    shown = shlex.quote(str(directory))  # pasted into a shell as it is printed
     for line in (f"tide flow show --project {shown}", f"tide flow build --project {shown}",
                  f"tide dataset head revenue_by_country --project {shown}"):
         console.print(Text(f"  $ {line}"), soft_wrap=True)
