@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from tideflow.engines.sql import SqlInput, compile_recipe, discover_pivot_values_query, output_schema, to_sql
-from tideflow.errors import ConnectionError_, ProjectError, TideflowError, UnsupportedPushdown
+from tideflow.errors import ConnectionError_, ProjectError, TideflowError, UnsupportedPushdown, did_you_mean
+from tideflow.flow.joins import UniqueKeys, drop_unused_joins
 from tideflow.flow.pruning import prune_projections
 from tideflow.flow.scoring import EVALUATE_SCHEMA, deep_recursion
 from tideflow.flow.workspace import Workspace
@@ -56,9 +57,10 @@ class CompiledRecipe:
             return to_sql(self.queries[output], dialect)
 
 
-def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Query:
+def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]], unique: UniqueKeys | None = None) -> exp.Query:
     """Put ``ctes`` (name, body) first in ``query``'s WITH clause; later CTEs may read earlier ones.
-    The CTEs then keep only the columns the query reads (``flow.pruning``)."""
+    The CTEs then keep only the columns the query reads (``flow.pruning``), and lose the LEFT JOINs to
+    a verified unique key that no kept column reads (``flow.joins``, with ``unique``)."""
     if not ctes:
         return query
     query = query.copy()
@@ -69,7 +71,8 @@ def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]]) -> exp.Quer
         existing.set("expressions", new + list(existing.expressions))
     else:
         query.set("with_", exp.With(expressions=new))
-    return prune_projections(query, {name for name, _ in ctes})
+    query = prune_projections(query, {name for name, _ in ctes})
+    return query if unique is None else drop_unused_joins(query, unique)
 
 
 class RecipeCompiler:
@@ -88,6 +91,7 @@ class RecipeCompiler:
         self.fused = fused
         self.schema_of = schema_of
         self.model_of = model_of
+        self._verified: dict[str, bool] = {}  # source dataset -> its declared unique key holds
 
     def where(self, recipe: RecipeBase) -> str:
         return self.project.files.get(recipe.name, f"recipe {recipe.name!r}")
@@ -130,15 +134,73 @@ class RecipeCompiler:
                     raise InputNotBuilt(f"input {name!r} of recipe {recipe.name!r} does not exist yet: build it first")
                 raise missing_source(self.project, self.workspace, name, recipe.name)
             inputs[name] = SqlInput(relation=relation, schema=schema)
+        unique = self.unique_keys(connection)
         if isinstance(recipe, ScoreRecipe):
             queries: dict[str, exp.Query] = {recipe.outputs[0]: self.score_query(recipe, inputs, dialect)}
-            return CompiledRecipe(queries={k: attach_ctes(q, ctes) for k, q in queries.items()}, ctes=ctes,
-                                  bare=dict(queries))
+            return CompiledRecipe(queries={k: attach_ctes(q, ctes, unique) for k, q in queries.items()},
+                                  ctes=ctes, bare=dict(queries))
         pivot_values = self.pivot_values(recipe, inputs, connection)
         queries = compile_recipe(recipe, inputs,  # type: ignore[arg-type]
                                   dialect, pivot_values=pivot_values, where=self.where(recipe))
-        return CompiledRecipe(queries={k: attach_ctes(q, ctes) for k, q in queries.items()}, ctes=ctes,
+        return CompiledRecipe(queries={k: attach_ctes(q, ctes, unique) for k, q in queries.items()}, ctes=ctes,
                               bare=dict(queries))
+
+    def unique_keys(self, connection: str) -> UniqueKeys:
+        """The verified unique keys of the source tables on ``connection``, by table (``flow.joins``).
+
+        A key declared with ``unique:`` on a source is checked (one GROUP BY on the table, once per
+        build) the first time a query could drop a join with it; a key that does not hold is a
+        ``ProjectError`` at the declaration: dropping joins on it would change rows.
+        """
+        tables: dict[tuple[str, str, str], str] = {}
+        for name, spec in self.project.datasets.items():
+            if spec.unique and not spec.virtual and name not in self.project.graph.producer \
+                    and self.project.connection_of(name) == connection:
+                relation = self.workspace.relation(name, connection)
+                if isinstance(relation, exp.Table):
+                    tables[(relation.catalog, relation.db, relation.name)] = name
+
+        def keys(table: exp.Table) -> list[frozenset[str]] | None:
+            name = tables.get((table.catalog, table.db, table.name))
+            if name is None:
+                return None
+            if name not in self._verified:
+                self._verified[name] = self._verify_unique(name, connection)
+            return [frozenset(self.project.datasets[name].unique or ())] if self._verified[name] else None
+
+        return keys
+
+    def _verify_unique(self, dataset: str, connection: str) -> bool:
+        """True when no two rows of source ``dataset`` share a non-NULL value of its ``unique`` key;
+        ``ProjectError`` at the declaration otherwise. False when the table cannot be read here."""
+        spec = self.project.datasets[dataset]
+        key = list(spec.unique or ())
+        file = self.project.dataset_files.get(dataset)
+        schema = self.schema_of(dataset)
+        relation = self.workspace.relation(dataset, connection)
+        if schema is None or not isinstance(relation, exp.Table):
+            return False
+        for i, column in enumerate(key):
+            if column not in schema:
+                raise ProjectError(f"dataset {dataset!r}: unknown column {column!r} in its unique key"
+                                   f"{did_you_mean(column, schema)} (the dataset has: "
+                                   f"{', '.join(repr(c) for c in schema)})", file=file, key_path=f"unique[{i}]")
+        columns = [exp.column(c, quoted=True) for c in key]
+        present = [exp.Not(this=exp.Is(this=c.copy(), expression=exp.Null())) for c in columns]
+        count = exp.Count(this=exp.Star())
+        probe = (exp.select(*[c.copy() for c in columns], count.copy().as_("n")).from_(relation.copy())
+                 .where(exp.and_(*present)).group_by(*[c.copy() for c in columns])
+                 .having(exp.GT(this=count.copy(), expression=exp.Literal.number(1))).limit(1))
+        sql = self.workspace.sql(connection)
+        rows = sql.fetch_arrow(probe.sql(dialect=sql.dialect)).to_pylist()
+        if rows:
+            n = rows[0].pop("n")
+            shown = ", ".join(f"{c} = {v!r}" for c, v in rows[0].items())
+            raise ProjectError(
+                f"dataset {dataset!r} is declared unique on ({', '.join(key)}), but {shown} is in {n} rows: "
+                "expected each key once (the Flow drops joins on it that would otherwise add rows); fix the "
+                "data, or remove 'unique'", file=file, key_path="unique")
+        return True
 
     def score_query(self, recipe: ScoreRecipe, inputs: dict[str, SqlInput], dialect: str) -> exp.Query:
         """The input's rows plus the model's outputs, computed by the database."""

@@ -132,6 +132,17 @@ class DatasetSpec(Strict):
     metrics: list[MetricSpec] = []
     checks: CheckList = []
     checks_after_build: StrictBool = True
+    # Columns that together identify a row (a key): the Flow verifies it on a source before relying on
+    # it, and then drops a LEFT JOIN to the dataset whose columns a query does not read.
+    unique: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+
+    @field_validator("unique")
+    @classmethod
+    def _unique_once(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            twice = next(c for i, c in enumerate(value) if c in value[:i])
+            raise ValueError(f"column {twice!r} is listed twice: expected each column of the key once")
+        return value
 
     @property
     def table_name(self) -> str:
