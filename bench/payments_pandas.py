@@ -177,7 +177,8 @@ def to_arrow(df: pd.DataFrame) -> pa.Table:
 # ---------------------------------------------------------------- hand-written SQL
 # What an engineer would write for the same recipes: the joined payments once, the window with
 # its real ORDER BY (ts, id is unique) named once (one window pass on PostgreSQL too), conditional
-# aggregates instead of 0/1 columns.
+# aggregates instead of 0/1 columns; merchant_daily joins no card (it reads no card column, and
+# cards.yaml declares card_id unique, so the Flow drops that join too).
 
 PAYMENTS = """
     SELECT t.id, t.card_id, t.merchant_id, t.ts, t.status, t.channel,
@@ -221,7 +222,8 @@ FROM activity
 GROUP BY card_id, card_type, card_country, is_fraud
 """,
     "merchant_daily": """
-WITH payments AS (""" + PAYMENTS + """
+WITH payments AS (""" + PAYMENTS.replace("\n    LEFT JOIN {cards} AS c ON t.card_id = c.card_id", "").replace(
+        "c.card_type, c.country AS card_country, c.is_fraud, ", "") + """
 )
 SELECT merchant_id, merchant_category, CAST(ts AS DATE) AS tx_date,
        COUNT(*) AS tx_count,
