@@ -12,7 +12,6 @@ check takes (the dataset's columns, the types it compares with), what it got and
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Collection
 from typing import Literal
 
@@ -29,6 +28,7 @@ from tideflow.project.checks_specs import (
 )
 from tideflow.project.yamlfile import describe_value
 from tideflow.recipes import ColumnType, Schema
+from tideflow.recipes.types import scalar_type
 
 #: The type of a metric's value: a column type, ``top_values`` (a list of values), or None (known by running).
 ValueType = ColumnType | Literal["top_values"] | None
@@ -67,22 +67,8 @@ def metric_type(ref: MetricSpec, schema: Schema | None) -> ValueType:
 
 
 def value_type(value: object) -> ValueType:
-    """The type of a measured or recorded value (None for NULL)."""
-    if isinstance(value, bool):
-        return ColumnType.BOOLEAN
-    if isinstance(value, int):
-        return ColumnType.INTEGER
-    if isinstance(value, float):
-        return ColumnType.DOUBLE
-    if isinstance(value, str):
-        return ColumnType.STRING
-    if isinstance(value, dt.datetime):
-        return ColumnType.TIMESTAMP
-    if isinstance(value, dt.date):
-        return ColumnType.DATE
-    if isinstance(value, tuple):
-        return "top_values"
-    return None
+    """The type of a measured or recorded value (None for NULL); a tuple is a metric's top values."""
+    return "top_values" if isinstance(value, tuple) else scalar_type(value)
 
 
 def _typed(typ: ValueType) -> str:

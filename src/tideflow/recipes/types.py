@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
 from tideflow.errors import a
@@ -53,6 +54,24 @@ def value_text(value: object) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def scalar_type(value: object) -> ColumnType | None:
+    """The logical type of a Python scalar (a recipe's value, a measured one); None for None and for
+    anything that is not one of them. A bool is a boolean (not an integer), a datetime a timestamp."""
+    if isinstance(value, bool):
+        return ColumnType.BOOLEAN
+    if isinstance(value, int):
+        return ColumnType.INTEGER
+    if isinstance(value, float):
+        return ColumnType.DOUBLE
+    if isinstance(value, str):
+        return ColumnType.STRING
+    if isinstance(value, dt.datetime):
+        return ColumnType.TIMESTAMP
+    if isinstance(value, dt.date):
+        return ColumnType.DATE
+    return None
 
 
 def common_type(a: ColumnType, b: ColumnType) -> ColumnType | None:

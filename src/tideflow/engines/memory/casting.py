@@ -31,7 +31,7 @@ import math
 import polars as pl
 
 from tideflow.engines.memory.dtypes import CANONICAL
-from tideflow.recipes.types import FALSE_TEXTS, TRUE_TEXTS, ColumnType, value_text
+from tideflow.recipes.types import FALSE_TEXTS, TRUE_TEXTS, ColumnType, scalar_type, value_text
 
 T = ColumnType
 
@@ -184,21 +184,10 @@ def convert_value(value: object, target: ColumnType) -> object:
 
 
 def python_type(value: object) -> ColumnType | None:
-    import datetime as dt
-
+    """``scalar_type``, with any other non-None value read as text."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        return T.BOOLEAN
-    if isinstance(value, int):
-        return T.INTEGER
-    if isinstance(value, float):
-        return T.DOUBLE
-    if isinstance(value, dt.datetime):
-        return T.TIMESTAMP
-    if isinstance(value, dt.date):
-        return T.DATE
-    return T.STRING
+    return scalar_type(value) or T.STRING
 
 
 def literal(value: object) -> pl.Expr:
