@@ -191,34 +191,46 @@ PAYMENTS = """
     JOIN {merchants} AS m ON t.merchant_id = m.merchant_id
     WHERE t.amount IS NOT NULL"""
 
+# The window of card_activity and the aggregates of card_features, the same in the hand-written and
+# the tuned SQL (the aggregates but for the names of three columns).
+CARD_WINDOW = """           SUM(amount_eur) OVER w AS running_amount_eur,
+           LAG(ts) OVER w AS previous_ts,
+           ROW_NUMBER() OVER w AS card_tx_seq
+    FROM payments
+    WINDOW w AS (PARTITION BY card_id ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+"""
+CARD_AGGREGATES = """COUNT(*) AS tx_count,
+COUNT(*) FILTER (WHERE status <> 'approved') AS declined_count,
+COUNT(*) FILTER (WHERE status <> 'approved' AND card_tx_seq <= 3) AS early_declined_count,
+SUM(amount_eur) AS amount_eur_sum,
+AVG(amount_eur) AS amount_eur_avg,
+MAX(amount_eur) AS amount_eur_max,
+STDDEV_SAMP(amount_eur) AS amount_eur_stddev,
+MAX(running_amount_eur) AS running_amount_eur_max,
+COUNT(DISTINCT MERCHANT_ID) AS merchants,
+AVG(CAST(CASE WHEN EXTRACT(ISODOW FROM ts) >= 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS weekend_share,
+AVG(CAST(CASE WHEN EXTRACT(HOUR FROM ts) < 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS night_share,
+AVG(CAST(CASE WHEN channel = 'online' THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS online_share,
+COUNT(*) FILTER (WHERE CARD_COUNTRY <> MERCHANT_COUNTRY) AS cross_border_count,
+COUNT(*) FILTER (WHERE ts - previous_ts < INTERVAL '10 minutes') AS rapid_count,
+{epoch_open}MIN(ts - previous_ts){epoch_close} AS min_gap_s
+"""
+
+
+def card_aggregates(indent: str, merchant_id: str, card_country: str, merchant_country: str) -> str:
+    """``CARD_AGGREGATES`` with its column names, one a line at ``indent``."""
+    text = CARD_AGGREGATES.replace("MERCHANT_ID", merchant_id).replace("CARD_COUNTRY", card_country)
+    return "".join(indent + line + "\n" for line in text.replace("MERCHANT_COUNTRY", merchant_country).splitlines())
+
+
 HAND_SQL = {
     "card_features": """
 WITH payments AS (""" + PAYMENTS + """
 ), activity AS (
     SELECT *,
-           SUM(amount_eur) OVER w AS running_amount_eur,
-           LAG(ts) OVER w AS previous_ts,
-           ROW_NUMBER() OVER w AS card_tx_seq
-    FROM payments
-    WINDOW w AS (PARTITION BY card_id ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-)
+""" + CARD_WINDOW + """)
 SELECT card_id, card_type, card_country, is_fraud,
-       COUNT(*) AS tx_count,
-       COUNT(*) FILTER (WHERE status <> 'approved') AS declined_count,
-       COUNT(*) FILTER (WHERE status <> 'approved' AND card_tx_seq <= 3) AS early_declined_count,
-       SUM(amount_eur) AS amount_eur_sum,
-       AVG(amount_eur) AS amount_eur_avg,
-       MAX(amount_eur) AS amount_eur_max,
-       STDDEV_SAMP(amount_eur) AS amount_eur_stddev,
-       MAX(running_amount_eur) AS running_amount_eur_max,
-       COUNT(DISTINCT merchant_id) AS merchants,
-       AVG(CAST(CASE WHEN EXTRACT(ISODOW FROM ts) >= 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS weekend_share,
-       AVG(CAST(CASE WHEN EXTRACT(HOUR FROM ts) < 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS night_share,
-       AVG(CAST(CASE WHEN channel = 'online' THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS online_share,
-       COUNT(*) FILTER (WHERE card_country <> merchant_country) AS cross_border_count,
-       COUNT(*) FILTER (WHERE ts - previous_ts < INTERVAL '10 minutes') AS rapid_count,
-       {epoch_open}MIN(ts - previous_ts){epoch_close} AS min_gap_s
-FROM activity
+""" + card_aggregates("       ", "merchant_id", "card_country", "merchant_country") + """FROM activity
 GROUP BY card_id, card_type, card_country, is_fraud
 """,
     "merchant_daily": """
@@ -263,29 +275,9 @@ TUNED_SQL = {
 WITH payments AS (""" + TUNED_PAYMENTS + """
 ), activity AS (
     SELECT card_id, merchant_id, ts, status, channel, amount_eur,
-           SUM(amount_eur) OVER w AS running_amount_eur,
-           LAG(ts) OVER w AS previous_ts,
-           ROW_NUMBER() OVER w AS card_tx_seq
-    FROM payments
-    WINDOW w AS (PARTITION BY card_id ORDER BY ts, id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-), per_card AS (
+""" + CARD_WINDOW + """), per_card AS (
     SELECT a.card_id,
-           COUNT(*) AS tx_count,
-           COUNT(*) FILTER (WHERE status <> 'approved') AS declined_count,
-           COUNT(*) FILTER (WHERE status <> 'approved' AND card_tx_seq <= 3) AS early_declined_count,
-           SUM(amount_eur) AS amount_eur_sum,
-           AVG(amount_eur) AS amount_eur_avg,
-           MAX(amount_eur) AS amount_eur_max,
-           STDDEV_SAMP(amount_eur) AS amount_eur_stddev,
-           MAX(running_amount_eur) AS running_amount_eur_max,
-           COUNT(DISTINCT a.merchant_id) AS merchants,
-           AVG(CAST(CASE WHEN EXTRACT(ISODOW FROM ts) >= 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS weekend_share,
-           AVG(CAST(CASE WHEN EXTRACT(HOUR FROM ts) < 6 THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS night_share,
-           AVG(CAST(CASE WHEN channel = 'online' THEN 1 ELSE 0 END AS DOUBLE PRECISION)) AS online_share,
-           COUNT(*) FILTER (WHERE c.country <> m.country) AS cross_border_count,
-           COUNT(*) FILTER (WHERE ts - previous_ts < INTERVAL '10 minutes') AS rapid_count,
-           {epoch_open}MIN(ts - previous_ts){epoch_close} AS min_gap_s
-    FROM activity AS a
+""" + card_aggregates("           ", "a.merchant_id", "c.country", "m.country") + """    FROM activity AS a
     LEFT JOIN (SELECT card_id, country FROM {cards}) AS c ON a.card_id = c.card_id
     JOIN (SELECT merchant_id, country FROM {merchants}) AS m ON a.merchant_id = m.merchant_id
     GROUP BY a.card_id
