@@ -92,6 +92,7 @@ class RecipeCompiler:
         self.schema_of = schema_of
         self.model_of = model_of
         self._verified: dict[str, bool] = {}  # source dataset -> its declared unique key holds
+        self._keys: dict[str, UniqueKeys] = {}  # connection -> its sources' keys (``unique_keys``)
 
     def where(self, recipe: RecipeBase) -> str:
         return self.project.files.get(recipe.name, f"recipe {recipe.name!r}")
@@ -152,6 +153,8 @@ class RecipeCompiler:
         build) the first time a query could drop a join with it; a key that does not hold is a
         ``ProjectError`` at the declaration: dropping joins on it would change rows.
         """
+        if connection in self._keys:  # compile() asks once per recipe and per fused producer
+            return self._keys[connection]
         tables: dict[tuple[str, str, str], str] = {}
         for name, spec in self.project.datasets.items():
             if spec.unique and not spec.virtual and name not in self.project.graph.producer \
@@ -168,6 +171,7 @@ class RecipeCompiler:
                 self._verified[name] = self._verify_unique(name, connection)
             return [frozenset(self.project.datasets[name].unique or ())] if self._verified[name] else None
 
+        self._keys[connection] = keys
         return keys
 
     def _verify_unique(self, dataset: str, connection: str) -> bool:
