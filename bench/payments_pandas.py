@@ -249,11 +249,12 @@ GROUP BY merchant_id, merchant_category, CAST(ts AS DATE)
 }
 
 # ---------------------------------------------------------------- tuned SQL: the ceiling
-# The whole Flow in SQL written with what the pandas baseline knows and the Flow does not: card_id is
-# unique in cards and merchant_id in merchants. So the window sorts only the payment columns (the inner
-# join to merchants is a filter on them), the per-card attributes are attached after the aggregation
-# instead of being grouped on, and merchant_daily joins no card. What the database could reach on this
-# Flow with every such rewrite: bench/pushdown.py runs it as (c), writing the same five outputs.
+# The whole Flow in SQL written with every rewrite that card_id being unique in cards and merchant_id in
+# merchants allows (the Flow, told by `unique:`, makes two of them: merchant_daily joins no card, and the
+# groups key on the id alone). So the window sorts only the payment columns (the inner join to merchants
+# is a filter on them) and the per-card attributes are attached after the aggregation. What the database
+# could reach on this Flow with every such rewrite: bench/pushdown.py runs it as (c), writing the same
+# five outputs.
 
 TUNED_PAYMENTS = """
     SELECT t.id, t.card_id, t.merchant_id, t.ts, t.status, t.channel,

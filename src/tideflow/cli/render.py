@@ -149,6 +149,8 @@ def explain_panel(planned: PlannedRecipe, project: Project, dialect: str | None 
         facts.add_row("virtual", Text(f"{output} is virtual but stored: {why}", style="magenta"))
     if planned.fused_into:
         facts.add_row("runs as", Text(f"a CTE of {planned.fused_into}", style="magenta"))
+    for note in planned.notes:
+        facts.add_row("optimized", Text(note, style="cyan"))
     parts: list[RenderableType] = [facts]
     for output, sql in planned.sql.items():
         parts.append(Text(f"\n-> {output}", style="bold cyan"))

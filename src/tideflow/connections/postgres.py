@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from tideflow.connections.base import (
     BeforeSwap,
     SqlConnection,
     arrow_type,
+    logical_type,
     read_env_secret,
     read_schema,
     read_secret,
@@ -126,20 +128,36 @@ class PostgresSql(SqlConnection):
         from psycopg.adapt import PyFormat  # noqa: F401 - the extra is present if we got here
 
         cur = self.con.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
-        types = self.con.adapters.types
-        columns = [(col.name, info.name if (info := types.get(col.type_code)) else "text")
-                   for col in cur.description or []]
+        columns = [(col.name, self._type_name(col.type_code)) for col in cur.description or []]
         return read_schema(columns, f"a query on connection {self.name!r}")
+
+    def _type_name(self, oid: int) -> str:
+        """The name of a result column's type: ``_int4`` for an array of int4 (psycopg files an array's oid
+        under its element's type), ``text`` for a type psycopg does not know."""
+        info = self.con.adapters.types.get(oid)
+        if info is None:
+            return "text"
+        return f"_{info.name}" if oid == info.array_oid and oid != info.oid else str(info.name)
 
     def execute(self, sql: str, params: tuple[Any, ...] | None = None) -> None:
         self.con.execute(sql, params)
 
     def fetch_arrow(self, sql: str, params: tuple[Any, ...] | None = None) -> pa.Table:
+        """The rows of ``sql`` as Arrow, each column typed by what the server says it is (not by its
+        values: an empty result or a column of NULLs keeps its type); a type Tideflow does not read
+        (an array, an interval) is left to Arrow to infer, and NUMERIC values stay exact decimals."""
         cur = self.con.execute(sql, params)
-        names = [c.name for c in cur.description or []]
+        described = cur.description or []
+        if not described:
+            return pa.table({})
+        kinds = [self._type_name(c.type_code) for c in described]
+        targets = [arrow_type(t) if (t := logical_type(k)) else None for k in kinds]
         rows = cur.fetchall()
-        columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in names]
-        return pa.table({n: pa.array(c) for n, c in zip(names, columns, strict=True)}) if names else pa.table({})
+        columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in described]
+        arrays = [_to_arrow(values, t) if t is not None and not (k == "numeric" and any(v is not None for v in values))
+                  else pa.array(values)  # NUMERIC values stay exact decimals (SUM of a BIGINT is one)
+                  for values, t, k in zip(columns, targets, kinds, strict=True)]
+        return pa.Table.from_arrays(arrays, names=[c.name for c in described])
 
     def replace_tables(self, statements: dict[str, str], before_swap: BeforeSwap | None = None) -> dict[str, int]:
         temps = {table: temp_table_name(table) for table in statements}
@@ -162,12 +180,11 @@ class PostgresSql(SqlConnection):
 
     def fetch_batches(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """Through a server-side cursor in a transaction of its own: ``batch_rows`` rows per fetch."""
-        types = self.con.adapters.types
         with self.con.transaction(), self.con.cursor(name=f"tide_scan_{uuid.uuid4().hex[:12]}") as cur:
             cur.execute(sql)
             described = cur.description or []
             names = [c.name for c in described]
-            logical = read_schema([(c.name, i.name if (i := types.get(c.type_code)) else "text") for c in described],
+            logical = read_schema([(c.name, self._type_name(c.type_code)) for c in described],
                                   f"a query on connection {self.name!r}")
             targets = [arrow_type(t) for t in logical.values()]
             schema = pa.schema([pa.field(n, t) for n, t in zip(names, targets, strict=True)])
@@ -250,4 +267,7 @@ def _to_arrow(values: list[Any], target: pa.DataType) -> pa.Array:
     try:
         return pa.array(values, type=target)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if pa.types.is_string(target):  # a uuid, json, inet...: its text (json as JSON)
+            return pa.array([v if v is None or isinstance(v, str) else
+                             json.dumps(v) if isinstance(v, dict | list) else str(v) for v in values], type=target)
         return pa.array(values).cast(target)

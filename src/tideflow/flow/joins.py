@@ -52,7 +52,7 @@ def _droppable(select: exp.Select, join: exp.Join, unique: UniqueKeys) -> bool:
             return False  # SELECT * or x.* may read the right side
         if isinstance(node, exp.Column) and (not node.table or node.table == name):
             return False  # read (or unqualified: it might be)
-    matched = _equated_columns(on, name)
+    matched = equated_columns(on, name)
     return any(key <= matched for key in keys)
 
 
@@ -65,7 +65,7 @@ def _inside(node: exp.Expr, ancestor: exp.Expr) -> bool:
     return False
 
 
-def _equated_columns(on: exp.Expr, right: str) -> set[str]:
+def equated_columns(on: exp.Expr, right: str) -> set[str]:
     """Columns of ``right`` that a conjunct of ``on`` equates to a column of another relation."""
     conjuncts = list(on.flatten()) if isinstance(on, exp.And) else [on]
     out: set[str] = set()

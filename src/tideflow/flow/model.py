@@ -25,6 +25,7 @@ class PlannedRecipe:
     fused_into: str | None = None  # a recipe writing a virtual dataset runs as a CTE of this recipe
     # virtual outputs that cannot run as a CTE of their readers, so are stored: output -> why
     stored_virtual: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what the compiler changed in the SQL and why
 
 
 @dataclass(frozen=True)

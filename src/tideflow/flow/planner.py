@@ -420,15 +420,17 @@ class Planner:
             readers = [r for o in virtual for r in self.project.graph.consumers.get(o, [])]
             fused_into = readers[0] if readers else None
         sql: dict[str, str] = {}
+        notes: tuple[str, ...] = ()
         if decision.engine == "sql" and decision.connection is not None:
             dialect = self.workspace.sql(decision.connection).dialect
             try:
                 compiled = self.compiler.compile(recipe, decision.connection)
                 sql = {o: compiled.sql(o, dialect) for o in compiled.queries}
+                notes = tuple(compiled.notes)
             except ProjectError as err:
                 sql = {o: f"-- not available yet: {err}" for o in recipe.outputs}
         return PlannedRecipe(
             recipe=name, engine=decision.engine, reason=decision.reason,  # type: ignore[arg-type]
             connection=decision.connection, sql=sql, outdated_reason=outdated_reason,
-            virtual_outputs=virtual, fused_into=fused_into, stored_virtual=self.stored_virtual(name),
+            virtual_outputs=virtual, fused_into=fused_into, stored_virtual=self.stored_virtual(name), notes=notes,
         )

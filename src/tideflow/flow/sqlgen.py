@@ -10,12 +10,22 @@ from sqlglot import exp
 
 from tideflow.engines.sql import SqlInput, compile_recipe, discover_pivot_values_query, output_schema, to_sql
 from tideflow.errors import ConnectionError_, ProjectError, TideflowError, UnsupportedPushdown, did_you_mean
+from tideflow.flow.groupkeys import reduce_group_keys
 from tideflow.flow.joins import UniqueKeys, drop_unused_joins
 from tideflow.flow.pruning import prune_projections
 from tideflow.flow.scoring import EVALUATE_SCHEMA, deep_recursion
 from tideflow.flow.workspace import Workspace
 from tideflow.project import Project
-from tideflow.recipes import EvaluateRecipe, PivotRecipe, PythonRecipe, RecipeBase, Schema, ScoreRecipe, SqlRecipe
+from tideflow.recipes import (
+    EvaluateRecipe,
+    GroupRecipe,
+    PivotRecipe,
+    PythonRecipe,
+    RecipeBase,
+    Schema,
+    ScoreRecipe,
+    SqlRecipe,
+)
 
 if TYPE_CHECKING:
     from tideflow.flow.scoring import ScoringModel
@@ -51,6 +61,7 @@ class CompiledRecipe:
     queries: dict[str, exp.Query]
     ctes: list[tuple[str, exp.Query]] = field(default_factory=list)
     bare: dict[str, exp.Query] = field(default_factory=dict)  # the queries before the CTEs were attached
+    notes: list[str] = field(default_factory=list)  # what the compiler changed and why, for explain
 
     def sql(self, output: str, dialect: str) -> str:
         with deep_recursion():  # a scored model nests deeply
@@ -143,8 +154,26 @@ class RecipeCompiler:
         pivot_values = self.pivot_values(recipe, inputs, connection)
         queries = compile_recipe(recipe, inputs,  # type: ignore[arg-type]
                                   dialect, pivot_values=pivot_values, where=self.where(recipe))
-        return CompiledRecipe(queries={k: attach_ctes(q, ctes, unique) for k, q in queries.items()}, ctes=ctes,
-                              bare=dict(queries))
+        attached = {k: attach_ctes(q, ctes, unique) for k, q in queries.items()}
+        notes = self.reduce_keys(recipe, attached, inputs, unique) if isinstance(recipe, GroupRecipe) else []
+        return CompiledRecipe(queries=attached, ctes=ctes, bare=dict(queries), notes=notes)
+
+    @staticmethod
+    def reduce_keys(recipe: GroupRecipe, queries: dict[str, exp.Query], inputs: dict[str, SqlInput],
+                    unique: UniqueKeys) -> list[str]:
+        """Group on fewer keys where the others follow from them (``flow.groupkeys``), in place."""
+        notes = []
+        for output, query in queries.items():
+            # changed in place: ``queries`` holds copies (attach_ctes copies; a query without CTEs has no
+            # join to reduce through)
+            dropped = reduce_group_keys(query, unique, inputs[recipe.inputs[0]].schema)
+            if dropped:
+                kept = [k for k in recipe.keys if k not in dropped]
+                one = len(dropped) == 1
+                notes.append(f"{output} groups by {', '.join(kept)} only: {', '.join(dropped)} "
+                             f"{'follows' if one else 'follow'} from {'it' if len(kept) == 1 else 'them'} through "
+                             f"a join on a verified unique key, and {'is' if one else 'are'} read with MIN")
+        return notes
 
     def unique_keys(self, connection: str) -> UniqueKeys:
         """The verified unique keys of the source tables on ``connection``, by table (``flow.joins``).
