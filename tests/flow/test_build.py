@@ -258,10 +258,16 @@ def test_postgres_session_settings_apply_and_a_refused_one_names_the_key(make_pr
     assert build(load_project(root)).ok
     assert pg_conn.execute(f'SELECT w FROM "{pg_schema}".mem').fetchall() == [("48MB",)]  # type: ignore[attr-defined]
     (root / "tideflow.yaml").write_text(config("lots; DROP TABLE orders"), encoding="utf-8")
-    from tideflow.errors import ConnectionError_
+    from tideflow.errors import ProjectError
 
-    with pytest.raises(ConnectionError_, match=r"connection 'pg': settings.work_mem: PostgreSQL refused "
-                                               r"'lots; DROP TABLE orders': invalid value"):
+    # a project error (exit 2) at the line of the setting, not a connection error: retrying cannot help
+    with pytest.raises(ProjectError, match=r"^tideflow.yaml:8 at connections.pg.settings.work_mem: connection 'pg': "
+                                           r"settings.work_mem: PostgreSQL refused 'lots; DROP TABLE orders': "
+                                           r"invalid value"):
+        build(load_project(root), mode="forced")
+    (root / "tideflow.yaml").write_text(config("48MB").replace("work_mem:", "wrk_mem:"), encoding="utf-8")
+    with pytest.raises(ProjectError, match=r"^tideflow.yaml:8 at connections.pg.settings.wrk_mem: .*unrecognized "
+                                           r"configuration parameter \"wrk_mem\": did you mean 'work_mem'\?"):
         build(load_project(root), mode="forced")
     assert pg_conn.execute(f'SELECT count(*) FROM "{pg_schema}".orders').fetchall() == [(1,)]  # type: ignore[attr-defined]
 
@@ -301,7 +307,7 @@ def test_a_postgres_schema_that_does_not_exist_is_named_with_its_key(make_projec
     config = ("name: t\nconnections:\n  pg: {type: postgres, dbname: test, user: postgres, "
               "schema: tide_surely_missing_schema}\ndefaults: {connection: pg}\n")
     root = make_project({"clean.yaml": PREPARE}, {"orders.yaml": "table: orders\n"}, config=config)
-    with pytest.raises(ProjectError, match=r"tideflow.yaml at connections.pg.schema: connection 'pg': schema "
+    with pytest.raises(ProjectError, match=r"^tideflow.yaml:3 at connections.pg.schema: connection 'pg': schema "
                                            r"'tide_surely_missing_schema' does not exist in database 'test'"):
         build(load_project(root))
 

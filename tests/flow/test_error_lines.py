@@ -101,7 +101,7 @@ def test_a_forced_sql_engine_that_cannot_run_names_the_engine_key(make_project: 
 
 def test_a_forced_sql_engine_names_where_it_was_forced(make_project: Writer) -> None:
     root = files_output(make_project, defaults="defaults:\n  engine: sql\n")
-    assert refused(root)[0] == f"tideflow.yaml at defaults.engine: {FORCED}"
+    assert refused(root)[0] == f"tideflow.yaml:6 at defaults.engine: {FORCED}"
     root = files_output(make_project)
     with pytest.raises(ProjectError) as caught:
         plan_build(load_project(root), engine="sql")

@@ -22,7 +22,7 @@ from tideflow.connections.base import (
     read_secret,
     temp_table_name,
 )
-from tideflow.errors import ConnectionError_, MissingExtraError, ProjectError, name_too_long
+from tideflow.errors import ConnectionError_, MissingExtraError, ProjectError, did_you_mean, name_too_long
 from tideflow.project import PostgresConnection
 from tideflow.recipes import ColumnType, Schema
 
@@ -82,11 +82,16 @@ class PostgresDatabase:
             try:
                 con.execute("SELECT set_config(%s, %s, false)", (setting, value))
             except psycopg.Error as err:
-                con.close()
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                raise ConnectionError_(
-                    f"connection {self.name!r}: settings.{setting}: PostgreSQL refused {value!r}: {first}"
-                ) from None
+                hint = ""
+                if isinstance(err, psycopg.errors.UndefinedObject):  # no such parameter: name the nearest
+                    names = [str(r[0]) for r in con.execute("SELECT name FROM pg_settings").fetchall()]
+                    hint = did_you_mean(setting, names)
+                con.close()
+                raise ProjectError(
+                    f"connection {self.name!r}: settings.{setting}: PostgreSQL refused {value!r}: {first}{hint} "
+                    "(expected a session setting of PostgreSQL and a value it accepts)",
+                    file="tideflow.yaml", key_path=f"connections.{self.name}.settings.{setting}") from None
         if con.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.spec.schema_,)).fetchone() is None:
             con.close()
             raise ProjectError(

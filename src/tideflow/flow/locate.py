@@ -15,7 +15,7 @@ from functools import wraps
 from typing import Concatenate, ParamSpec, TypeVar
 
 from tideflow.errors import ProjectError
-from tideflow.project import Project
+from tideflow.project import PROJECT_FILE, Project
 from tideflow.project.yamlfile import line_of, parse_path
 
 P = ParamSpec("P")
@@ -23,7 +23,9 @@ R = TypeVar("R")
 
 
 def file_lines(project: Project, file: str) -> dict[tuple[str | int, ...], int] | None:
-    """The recorded ``{key path: line}`` of a project file (a recipe's or a dataset's), or None."""
+    """The recorded ``{key path: line}`` of a project file (tideflow.yaml, a recipe's or a dataset's), or None."""
+    if file == PROJECT_FILE:
+        return project.config_lines
     for recipe, lines in project.lines.items():
         if project.files.get(recipe) == file:
             return lines

@@ -51,6 +51,8 @@ class Project:
     dataset_files: dict[str, str] = field(default_factory=dict)
     # dataset name -> {key path: line} of its file under datasets/
     dataset_lines: dict[str, dict[tuple[str | int, ...], int]] = field(default_factory=dict)
+    # {key path: line} of tideflow.yaml
+    config_lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -116,7 +118,7 @@ def load_project(root: str | Path) -> Project:
                                key_path="virtual")
     project = Project(root=root, config=config, datasets=datasets, recipes=recipes, graph=graph,
                       files={**dataset_files, **recipe_files}, code=code, lines=recipe_lines,
-                      dataset_files=dataset_files, dataset_lines=dataset_lines)
+                      dataset_files=dataset_files, dataset_lines=dataset_lines, config_lines=lines)
     check_tables(project)
     return project
 
