@@ -1,1 +1,1 @@
-"""The ``tide`` command line (Typer + Rich). Entry point: ``tideflow.cli.main:app``."""
+"""The ``tide`` command line (Typer + Rich). Entry point: ``tideflow.cli.main:main``."""

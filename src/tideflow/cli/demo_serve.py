@@ -53,7 +53,7 @@ def _one_card(project: Project, columns: list[str]) -> dict[str, Any]:
 
 def _start(project: Project, port: int, key: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TIDE_DEMO_API_KEY": key}
-    code = "from tideflow.cli.main import app; app()"
+    code = "import sys; from tideflow.cli.main import main; sys.exit(main())"
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-c", code, "api", "serve", SERVICE, "--port", str(port),
                                  "--project", str(project.root)], stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -6,6 +6,8 @@ Exit codes: 0 ok, 1 build failed, 2 usage or project error, 3 connection error
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from tideflow.cli.api_cmds import api_app
@@ -14,6 +16,7 @@ from tideflow.cli.autoscale_cmds import autoscale_app
 from tideflow.cli.bundle_cmds import bundle_app, deploy_app
 from tideflow.cli.checks_cmds import check_cmd, metrics_cmd
 from tideflow.cli.cluster_cmds import cluster_app
+from tideflow.cli.context import fail
 from tideflow.cli.dataset_cmds import dataset_app, recipe_app
 from tideflow.cli.demo import demo
 from tideflow.cli.flow_cmds import flow_app
@@ -48,9 +51,27 @@ app.add_typer(monitor_app, name="monitor")
 app.add_typer(platform_app, name="platform")
 
 
-def main() -> None:  # pragma: no cover - the console script calls `app` directly
-    app()
+def main(argv: list[str] | None = None) -> int:
+    """The ``tide`` console script: ``app``, with a usage error (an unknown option, a missing argument, a
+    bad value) said like every other error, one red line on standard error, exit code 2 (Click would draw
+    a box around it)."""
+    try:
+        result = app(args=argv, prog_name="tide", standalone_mode=False)
+    except typer.Abort:  # end of input at a prompt (Ctrl-C returns 130 without a word)
+        fail("aborted", 1)
+        return 1
+    except typer.TyperException as error:  # Click's errors (Typer carries its own Click)
+        code = int(getattr(error, "exit_code", 1))
+        formatted = getattr(error, "format_message", None)
+        message = str(formatted() if callable(formatted) else error).replace("Value error, ", "").strip()
+        if not message or "\n" in message:  # no arguments: the help, already printed
+            return code
+        ctx = getattr(error, "ctx", None)
+        where = str(ctx.command_path) if ctx is not None else "tide"
+        fail(f"{where}: {message} (see '{where} --help')" if ctx is not None else message, code)
+        return code
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())
