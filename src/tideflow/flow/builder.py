@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from tideflow.checks import BuildChecks
 from tideflow.connections import UnreadColumnType
+from tideflow.connections.files import csv_cast_error, csv_file_of
 from tideflow.engines.memory import run_recipe
 from tideflow.engines.sql import SqlInput, compile_recipe, to_sql
 from tideflow.errors import BuildError, ProjectError, TideflowError
@@ -140,7 +141,7 @@ class Builder:
             text = str(locate(self.project, err) if isinstance(err, ProjectError) else err)
             rows, status, error = {}, "failed", text.removeprefix(f"recipe {name!r} failed: ")
         except Exception as err:  # a database or engine error: report it, keep the previous outputs
-            rows, status, error = {}, "failed", f"{type(err).__name__}: {err}"
+            rows, status, error = {}, "failed", self._database_error(err)
         seconds = time.perf_counter() - start
         note = stored_note(self.planner, name) if status == "ok" else ""
         run = RecipeRun(recipe=name, engine=decision.engine, status=status, seconds=seconds,  # type: ignore[arg-type]
@@ -150,6 +151,17 @@ class Builder:
         self.on_event(BuildEvent(kind, name, decision.engine, seconds, sum(rows.values()) if rows else None,  # type: ignore[arg-type]
                                  message=BuildError(name, error).args[0] if error else note))
         return run
+
+    def _database_error(self, err: Exception) -> str:
+        """What a database said, in one line where it can be: a CSV value that does not fit the type the
+        reader guessed names the dataset, the line, the column and the ``types`` that fix it."""
+        text = str(err)
+        path = csv_file_of(text)
+        if path is not None:
+            condensed = csv_cast_error(text, self.workspace.file_dataset(path) or f"file {path}")
+            if condensed is not None:
+                return condensed
+        return f"{type(err).__name__}: {err}"
 
     def _run_sql(self, name: str, connection: str) -> dict[str, int]:
         recipe = self.project.recipes[name]

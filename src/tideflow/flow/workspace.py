@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Generator, Iterable
+from pathlib import Path
 
 import pyarrow as pa
 from sqlglot import exp
@@ -81,6 +82,15 @@ class Workspace:
 
     def is_files(self, dataset: str) -> bool:
         return self.connection_type(self.project.connection_of(dataset)) == "files"
+
+    def file_dataset(self, path: str) -> str | None:
+        """``dataset 'orders': data/orders.csv`` for the files dataset stored at ``path``, or None."""
+        for name, spec in self.project.datasets.items():
+            if not spec.virtual and spec.path and self.is_files(name):
+                store = self.files(self.project.connection_of(name))
+                if str(store.path_of(spec)) == path:
+                    return f"dataset {name!r}: {store.shown(Path(path))}"
+        return None
 
     def relation(self, dataset: str, for_connection: str) -> exp.Expression | None:
         """How a query on ``for_connection`` reads ``dataset``, or None if it cannot."""

@@ -250,6 +250,11 @@ def _check_connection(
                            file=shown, line=lines.get(("path",)), key_path="path")
     if conn.type == "files" and spec.path:
         _check_file(spec.path, spec.format, conn_name, conn.root, root, shown, lines)
+    if spec.types and (conn.type != "files" or spec.file_format != "csv"):
+        what = f"a {spec.file_format} file, which carries its types" if conn.type == "files" else \
+            f"a table on {conn.type} connection {conn_name!r}, which has its types"
+        raise ProjectError(f"'types' is for CSV files, whose reader guesses column types; {spec.name!r} is {what}",
+                           file=shown, line=lines.get(("types",)), key_path="types")
 
 
 def _check_file(

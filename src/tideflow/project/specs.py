@@ -10,7 +10,7 @@ from tideflow.errors import did_you_mean, name_too_long
 from tideflow.project.checks_specs import CheckList, MetricSpec
 from tideflow.project.compute_specs import ComputeSpec
 from tideflow.project.yamlfile import key_error
-from tideflow.recipes import Strict
+from tideflow.recipes import ColumnType, Strict
 
 DEFAULT_CONNECTION = "warehouse"
 DEFAULT_DUCKDB_PATH = ".tide/warehouse.duckdb"
@@ -135,6 +135,8 @@ class DatasetSpec(Strict):
     # Columns that together identify a row (a key): the Flow verifies it on a source before relying on
     # it, and then drops a LEFT JOIN to the dataset whose columns a query does not read.
     unique: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    # The types of some columns of a CSV file, where the reader should not guess them from its first rows.
+    types: dict[Annotated[str, Field(min_length=1)], ColumnType] | None = Field(default=None, min_length=1)
 
     @field_validator("unique")
     @classmethod
