@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterable, Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlglot import exp
 
 from tideflow.connections.base import (
@@ -213,12 +215,18 @@ class PostgresSql(SqlConnection):
         columns = ", ".join(f"{_ident(f.name)} {_PG_TYPES[arrow_logical_type(f.type)]}" for f in schema)
         self.con.execute(f"CREATE TABLE {self._qualified(temp)} ({columns})")
         rows = 0
+        # Each batch goes as CSV written by Arrow (2x faster than a Python row at a time): every value
+        # quoted, so an unquoted empty field is NULL and "" an empty string; columns first cast to the
+        # Arrow type of their logical type (a dictionary, an int32, a time-zoned timestamp in UTC).
+        target = pa.schema([pa.field(f.name, arrow_type(arrow_logical_type(f.type))) for f in schema])
+        options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
         try:
             names = ", ".join(_ident(n) for n in schema.names)
-            with self.con.cursor().copy(f"COPY {self._qualified(temp)} ({names}) FROM STDIN") as copy:
+            with self.con.cursor().copy(f"COPY {self._qualified(temp)} ({names}) FROM STDIN (FORMAT csv)") as copy:
                 for batch in batches:
-                    for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
-                        copy.write_row(row)
+                    sink = io.BytesIO()
+                    pacsv.write_csv(pa.Table.from_batches([batch]).cast(target), sink, options)
+                    copy.write(sink.getbuffer())
                     rows += batch.num_rows
             if before_swap is not None:
                 before_swap({table: temp})
