@@ -38,3 +38,9 @@ def test_project_format_examples_validate() -> None:
     ProjectConfig.model_validate(loads(blocks[0]))
     for block in blocks[1:]:
         DatasetSpec.model_validate({"name": "example", **loads(block)})
+
+
+def test_the_project_format_names_every_recipe_type() -> None:
+    text = (DOCS / "project-format.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `type` |"))
+    assert set(re.findall(r"`(\w+)`", row)) - {"type"} == set(RECIPE_TYPES)
