@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from tideflow.errors import ProjectError
-from tideflow.flow import build, recipe_sql
+from tideflow.flow import build, explain_recipe, recipe_sql
 from tideflow.flow.joins import drop_unused_joins
 from tideflow.project import load_project
 
@@ -124,6 +124,16 @@ def test_duckdb_drops_the_unread_join_and_gives_the_same_rows(tmp_path: Path) ->
     for table in ("by_country", "by_segment"):
         assert _rows(declared, table) == _rows(plain, table)
     assert _rows(declared, "by_country") == [("DE", 2, 8.5), ("FR", 2, 15.0), ("IT", 1, 2.0)]
+
+
+def test_explain_says_which_join_it_left_out(tmp_path: Path) -> None:
+    declared = _duck(_project(tmp_path / "declared", "name: t\n", "unique: [customer_id]\n"))
+    assert explain_recipe(load_project(declared), "by_country").notes == (
+        "the join to customers in enriched is left out: no column of it is read, and a verified unique key "
+        "matches each row at most once",)
+    assert explain_recipe(load_project(declared), "by_segment").notes == ()  # it reads the segment
+    plain = _duck(_project(tmp_path / "plain", "name: t\n", ""))
+    assert explain_recipe(load_project(plain), "by_country").notes == ()
 
 
 def test_a_key_the_data_breaks_stops_the_build_before_anything_runs(tmp_path: Path) -> None:

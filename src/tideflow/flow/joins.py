@@ -23,14 +23,18 @@ from sqlglot import exp
 UniqueKeys = Callable[[exp.Table], list[frozenset[str]] | None]
 
 
-def drop_unused_joins(query: exp.Query, unique: UniqueKeys) -> exp.Query:
+def drop_unused_joins(query: exp.Query, unique: UniqueKeys, dropped: list[tuple[str, str]] | None = None) -> exp.Query:
     """``query``, changed in place: every SELECT in it loses its LEFT JOINs that change no row and
-    whose right side it does not read (see the module docstring)."""
+    whose right side it does not read (see the module docstring). Each dropped join is appended to
+    ``dropped`` as (the CTE it was in, or "" for the query's own SELECT; the table's name)."""
     for select in list(query.find_all(exp.Select)):
         joins = list(select.args.get("joins") or [])
         kept = [join for join in joins if not _droppable(select, join, unique)]
         if len(kept) != len(joins):
             select.set("joins", kept)
+            if dropped is not None:
+                cte = select.find_ancestor(exp.CTE)
+                dropped += [(cte.alias if cte is not None else "", j.this.name) for j in joins if j not in kept]
     return query
 
 

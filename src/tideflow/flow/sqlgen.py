@@ -68,10 +68,11 @@ class CompiledRecipe:
             return to_sql(self.queries[output], dialect)
 
 
-def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]], unique: UniqueKeys | None = None) -> exp.Query:
+def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]], unique: UniqueKeys | None = None,
+                notes: list[str] | None = None) -> exp.Query:
     """Put ``ctes`` (name, body) first in ``query``'s WITH clause; later CTEs may read earlier ones.
     The CTEs then keep only the columns the query reads (``flow.pruning``), and lose the LEFT JOINs to
-    a verified unique key that no kept column reads (``flow.joins``, with ``unique``)."""
+    a verified unique key that no kept column reads (``flow.joins``, with ``unique``; said in ``notes``)."""
     if not ctes:
         return query
     query = query.copy()
@@ -83,7 +84,18 @@ def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]], unique: Uni
     else:
         query.set("with_", exp.With(expressions=new))
     query = prune_projections(query, {name for name, _ in ctes})
-    return query if unique is None else drop_unused_joins(query, unique)
+    if unique is None:
+        return query
+    dropped: list[tuple[str, str]] = []
+    drop_unused_joins(query, unique, dropped)
+    said = notes if notes is not None else []
+    for cte, table in dropped:
+        where = f" in {cte.removeprefix(VIRTUAL_PREFIX)}" if cte.startswith(VIRTUAL_PREFIX) else ""
+        note = (f"the join to {table}{where} is left out: no column of it is read, and a verified unique key "
+                "matches each row at most once")
+        if note not in said:
+            said.append(note)
+    return query
 
 
 class RecipeCompiler:
@@ -154,8 +166,10 @@ class RecipeCompiler:
         pivot_values = self.pivot_values(recipe, inputs, connection)
         queries = compile_recipe(recipe, inputs,  # type: ignore[arg-type]
                                   dialect, pivot_values=pivot_values, where=self.where(recipe))
-        attached = {k: attach_ctes(q, ctes, unique) for k, q in queries.items()}
-        notes = self.reduce_keys(recipe, attached, inputs, unique) if isinstance(recipe, GroupRecipe) else []
+        notes: list[str] = []
+        attached = {k: attach_ctes(q, ctes, unique, notes) for k, q in queries.items()}
+        if isinstance(recipe, GroupRecipe):
+            notes += self.reduce_keys(recipe, attached, inputs, unique)
         return CompiledRecipe(queries=attached, ctes=ctes, bare=dict(queries), notes=notes)
 
     @staticmethod
