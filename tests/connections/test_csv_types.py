@@ -5,6 +5,7 @@ engines then read the file alike."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def test_a_value_the_guess_does_not_fit_is_one_line_with_the_fix(tmp_path: Path,
     assert result.failed[0].error == (
         f"dataset 'orders': data/orders.csv: line 25002, column '{escaped}': 'lots' is not a double (the CSV "
         "reader guessed the column's type from its first 20,480 rows): declare the column's type in the dataset "
-        f"file, e.g. types: {{{HOSTILE}: string}}")
+        f"file, e.g. types: {{{json.dumps(HOSTILE)}: string}}")
 
 
 def test_types_set_the_column_and_both_engines_agree(tmp_path: Path) -> None:

@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         code = int(getattr(error, "exit_code", 1))
         formatted = getattr(error, "format_message", None)
         message = str(formatted() if callable(formatted) else error).replace("Value error, ", "").strip()
-        if not message or "\n" in message:  # no arguments: the help, already printed
+        if type(error).__name__ == "NoArgsIsHelpError":  # no arguments: the help, already printed
             return code
+        message = " ".join(message.split())
         ctx = getattr(error, "ctx", None)
         where = str(ctx.command_path) if ctx is not None else "tide"
         fail(f"{where}: {message} (see '{where} --help')" if ctx is not None else message, code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -25,9 +26,8 @@ _DUCK_TYPES = {ColumnType.INTEGER: "BIGINT", ColumnType.DOUBLE: "DOUBLE", Column
 _CSV_CAST = re.compile(r'CSV Error on Line: (?P<line>\d+).*?Error when converting column "(?P<column>.*?)"\. '
                        r'Could not convert string "(?P<value>.*?)" to \'(?P<type>\w+)\'', re.S)
 _SAMPLE = re.compile(r"sample_size = (\d+)")
-
-
 _FILE = re.compile(r"^\s*file = (.+?)\s*$", re.M)
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a column name YAML reads as written
 
 
 def csv_file_of(message: str) -> str | None:
@@ -50,7 +50,7 @@ def csv_cast_error(message: str, where: str) -> str | None:
     return (f"{where}: line {found.group('line')}, column {column!r}: {value[:60]!r} is not "
             f"{typ.with_article if typ is not None else found.group('type')} "
             f"(the CSV reader guessed the column's type from {first}): declare the column's type in the dataset "
-            f"file, e.g. types: {{{column}: string}}")
+            f"file, e.g. types: {{{column if _PLAIN.fullmatch(column) else json.dumps(column)}: string}}")
 
 
 class FileStore:
