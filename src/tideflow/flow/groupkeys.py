@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from tideflow.flow.joins import UniqueKeys, equated_columns
+from tideflow.flow.joins import UniqueKeys, keyed_join
 from tideflow.recipes.types import ColumnType
 
 # Functions whose value is not a function of their arguments: a column they compute determines nothing.
@@ -221,20 +221,16 @@ class _Tracer:
         if not table.db and not table.catalog and table.name in self.ctes:
             return None
         on = join.args.get("on")
+        if on is None or not _rowwise(on) or not keyed_join(join, self.unique):
+            return None
         right = table.alias_or_name
-        if on is None or not _rowwise(on):
-            return None
-        keys = self.unique(table)
-        if not keys:
-            return None
         needs: set[tuple[str, str]] = set()
         for column in on.find_all(exp.Column):
             if not column.table or column.table not in sources:
                 return None
             if column.table != right:
                 needs.add((column.table, column.name))
-        equated = equated_columns(on, right)
-        return (needs, right) if any(key <= equated for key in keys) else None
+        return needs, right
 
 
 def _sources(select: exp.Select) -> dict[str, exp.Expr] | None:

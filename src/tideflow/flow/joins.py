@@ -38,17 +38,25 @@ def drop_unused_joins(query: exp.Query, unique: UniqueKeys, dropped: list[tuple[
     return query
 
 
-def _droppable(select: exp.Select, join: exp.Join, unique: UniqueKeys) -> bool:
+def keyed_join(join: exp.Join, unique: UniqueKeys) -> bool:
+    """The join is to a table (not a subquery) whose verified unique key its ON condition equates, every
+    column of it, to columns of other relations: each row of the other side matches at most one row."""
     table = join.this
-    if (join.side or "").upper() != "LEFT" or join.kind or join.args.get("using") or not isinstance(table, exp.Table):
-        return False
     on = join.args.get("on")
-    name = table.alias_or_name
-    if on is None or not name:
+    if not isinstance(table, exp.Table) or on is None or join.args.get("using") or not table.alias_or_name:
         return False
     keys = unique(table)
     if not keys:
         return False
+    matched = _equated_columns(on, table.alias_or_name)
+    return any(key <= matched for key in keys)
+
+
+def _droppable(select: exp.Select, join: exp.Join, unique: UniqueKeys) -> bool:
+    if (join.side or "").upper() != "LEFT" or join.kind or not keyed_join(join, unique):
+        return False
+    on = join.args["on"]
+    name = join.this.alias_or_name
     for node in select.walk():
         if node is on or _inside(node, on):
             continue
@@ -56,8 +64,7 @@ def _droppable(select: exp.Select, join: exp.Join, unique: UniqueKeys) -> bool:
             return False  # SELECT * or x.* may read the right side
         if isinstance(node, exp.Column) and (not node.table or node.table == name):
             return False  # read (or unqualified: it might be)
-    matched = equated_columns(on, name)
-    return any(key <= matched for key in keys)
+    return True
 
 
 def _inside(node: exp.Expr, ancestor: exp.Expr) -> bool:
@@ -69,7 +76,7 @@ def _inside(node: exp.Expr, ancestor: exp.Expr) -> bool:
     return False
 
 
-def equated_columns(on: exp.Expr, right: str) -> set[str]:
+def _equated_columns(on: exp.Expr, right: str) -> set[str]:
     """Columns of ``right`` that a conjunct of ``on`` equates to a column of another relation."""
     conjuncts = list(on.flatten()) if isinstance(on, exp.And) else [on]
     out: set[str] = set()
