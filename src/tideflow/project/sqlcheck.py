@@ -70,14 +70,16 @@ def one_query(text: str, dialect: str) -> exp.Query:
     except (ParseError, TokenError) as err:  # TokenError: an unclosed quote or comment
         raise SqlProblem(*syntax_problem(err, text, what=f"{dialect} query")) from None
     statements = [s for s in parsed if s is not None]
-    chunks = _statement_tokens(text, dialect)
+    # the tokens of each statement only find the line of an error: not tokenized again on the good path
     if len(statements) != 1:
+        chunks = _statement_tokens(text, dialect) if statements else []
         line = 1 if not statements else _line(chunks[1]) if len(chunks) > 1 else None  # where the second starts
         raise SqlProblem(statement_count(len(statements)), line)
     tree = statements[0]
     offending = next((node for node in tree.walk() if isinstance(node, FORBIDDEN_NODES)), None)
     if offending is not None or not isinstance(tree, exp.Query):
         kind = type(offending if offending is not None else tree).__name__.upper()
+        chunks = _statement_tokens(text, dialect)
         tokens = chunks[0] if chunks else []
         line = next((t.line for t in tokens if t.text.upper() == kind), _line(tokens))
         raise SqlProblem(not_a_query(kind), line)

@@ -56,8 +56,9 @@ def aggregate(
     separator = agg.separator if agg is not None else ","
     # first / last / concat: ordered by order_by, ties broken by the value (NULLs last).
     keys, desc, nulls_last = order_exprs(order_by or [])
-    # A double's text breaks the last ties: -0.0 and 0.0 are equal, but '-0.0' comes first.
-    texts = [to_text(value, typ)] if typ == T.DOUBLE else []
+    # The last ties: -0.0 and 0.0 are equal, but -0.0 (its text '-0.0') comes first. 1/x tells them apart
+    # (-inf, inf) without a Python call per row, and is equal wherever the values are.
+    texts = [pl.lit(1.0) / value] if typ == T.DOUBLE else []
     ordered = value.sort_by([*keys, value, *texts], descending=[*desc, False, *(False for _ in texts)],
                             nulls_last=[*nulls_last, True, *(True for _ in texts)], maintain_order=True)
     if fn == "first":
