@@ -17,11 +17,9 @@ from sqlglot import exp
 from tideflow.connections.base import arrow_read_type, logical_type, read_schema
 from tideflow.errors import ConnectionError_, ProjectError
 from tideflow.project import DatasetSpec, FilesConnection
-from tideflow.recipes import ColumnType, Schema
+from tideflow.recipes import Schema
+from tideflow.recipes.operand_types import SQL_TYPE_NAMES
 
-# DuckDB's name of each logical type, for the ``types`` of a CSV dataset
-_DUCK_TYPES = {ColumnType.INTEGER: "BIGINT", ColumnType.DOUBLE: "DOUBLE", ColumnType.STRING: "VARCHAR",
-               ColumnType.BOOLEAN: "BOOLEAN", ColumnType.DATE: "DATE", ColumnType.TIMESTAMP: "TIMESTAMP"}
 # DuckDB's error for a CSV value that does not fit the type its sniffer guessed from the first rows
 _CSV_CAST = re.compile(r'CSV Error on Line: (?P<line>\d+).*?Error when converting column "(?P<column>.*?)"\. '
                        r'Could not convert string "(?P<value>.*?)" to \'(?P<type>\w+)\'', re.S)
@@ -93,7 +91,7 @@ class FileStore:
         arguments: list[exp.Expression] = [path]
         if dataset.types:
             types = exp.Struct(expressions=[exp.PropertyEQ(this=exp.Literal.string(column),
-                                                           expression=exp.Literal.string(_DUCK_TYPES[typ]))
+                                                           expression=exp.Literal.string(SQL_TYPE_NAMES[typ]))
                                             for column, typ in dataset.types.items()])
             arguments.append(exp.EQ(this=exp.column("types"), expression=types))
         return exp.Anonymous(this="read_csv_auto", expressions=arguments)

@@ -161,9 +161,7 @@ class PostgresSql(SqlConnection):
         targets = [arrow_type(t) if (t := logical_type(k)) else None for k in kinds]
         rows = cur.fetchall()
         columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in described]
-        arrays = [_to_arrow(values, t) if t is not None and not (k == "numeric" and any(v is not None for v in values))
-                  else pa.array(values)  # NUMERIC values stay exact decimals (SUM of a BIGINT is one)
-                  for values, t, k in zip(columns, targets, kinds, strict=True)]
+        arrays = [_fetched(values, t, k) for values, t, k in zip(columns, targets, kinds, strict=True)]
         return pa.Table.from_arrays(arrays, names=[c.name for c in described])
 
     def replace_tables(self, statements: dict[str, str], before_swap: BeforeSwap | None = None) -> dict[str, int]:
@@ -225,7 +223,7 @@ class PostgresSql(SqlConnection):
             with self.con.cursor().copy(f"COPY {self._qualified(temp)} ({names}) FROM STDIN (FORMAT csv)") as copy:
                 for batch in batches:
                     sink = io.BytesIO()
-                    pacsv.write_csv(pa.Table.from_batches([batch]).cast(target), sink, options)
+                    pacsv.write_csv(batch.cast(target), sink, options)
                     copy.write(sink.getbuffer())
                     rows += batch.num_rows
             if before_swap is not None:
@@ -273,6 +271,19 @@ class PostgresSql(SqlConnection):
             self.con.close()
         except Exception as err:  # closing a broken connection must not hide the real error
             raise ConnectionError_(f"connection {self.name!r}: close failed: {type(err).__name__}") from None
+
+
+def _fetched(values: list[Any], target: pa.DataType | None, kind: str) -> pa.Array:
+    """A fetched column as Arrow: as ``target`` (the type of its logical type); inferred when Tideflow
+    does not read its type (None), and for NUMERIC values, which stay exact decimals (a SUM of BIGINTs
+    is one) unless there are none (an empty or all-NULL column keeps its target type)."""
+    if target is None:
+        return pa.array(values)
+    if kind == "numeric":
+        exact = pa.array(values)
+        if not pa.types.is_null(exact.type):
+            return exact
+    return _to_arrow(values, target)
 
 
 def _to_arrow(values: list[Any], target: pa.DataType) -> pa.Array:

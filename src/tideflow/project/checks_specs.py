@@ -284,7 +284,7 @@ class NotEmptyCheck(CheckBase):
         return "not_empty"
 
 
-def _distinct_columns(columns: list[str]) -> list[str]:
+def distinct_columns(columns: list[str]) -> list[str]:
     seen: set[str] = set()
     for column in columns:
         if column in seen:
@@ -297,7 +297,7 @@ class UniqueCheck(CheckBase):
     """No two rows share the same values of ``columns`` (NULLs compare equal, as in GROUP BY)."""
 
     rule: Literal["unique"]
-    columns: Annotated[list[str], AfterValidator(_distinct_columns)] = Field(min_length=1)
+    columns: Annotated[list[str], AfterValidator(distinct_columns)] = Field(min_length=1)
     severity: Severity = "error"
 
     @model_validator(mode="before")

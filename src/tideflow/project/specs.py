@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from tideflow.errors import did_you_mean, name_too_long
-from tideflow.project.checks_specs import CheckList, MetricSpec
+from tideflow.project.checks_specs import CheckList, MetricSpec, distinct_columns
 from tideflow.project.compute_specs import ComputeSpec
 from tideflow.project.yamlfile import key_error
 from tideflow.recipes import ColumnType, Strict
@@ -141,10 +141,7 @@ class DatasetSpec(Strict):
     @field_validator("unique")
     @classmethod
     def _unique_once(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and len(set(value)) != len(value):
-            twice = next(c for i, c in enumerate(value) if c in value[:i])
-            raise ValueError(f"column {twice!r} is listed twice: expected each column of the key once")
-        return value
+        return None if value is None else distinct_columns(value)
 
     @property
     def table_name(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -21,7 +20,7 @@ T = ColumnType
 def _overflow_to_null(result: pl.Expr, *arguments: pl.Expr) -> pl.Expr:
     """A result that is not finite although every argument is (beyond the largest double) becomes NULL;
     an infinite or NaN argument keeps IEEE 754's result (``EXP(inf)`` is inf, ``EXP(NaN)`` NaN)."""
-    finite = functools.reduce(lambda a, b: a & b, [a.is_finite() for a in arguments])
+    finite = pl.all_horizontal([a.is_finite() for a in arguments])
     return pl.when(finite & ~result.is_finite()).then(None).otherwise(result)
 
 
