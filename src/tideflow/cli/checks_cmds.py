@@ -16,7 +16,6 @@ from rich.text import Text
 from tideflow.checks import DatasetReport, show_value
 from tideflow.cli.context import EXIT_BUILD_FAILED, ProjectOption, guarded, open_project, out
 from tideflow.errors import counted
-from tideflow.flow.names import dataset_named
 
 dataset_checks_app = typer.Typer(name="dataset", help="Metrics and checks of datasets.", no_args_is_help=True)
 
@@ -52,7 +51,7 @@ def metrics_cmd(
     from tideflow.flow import Workspace
 
     proj = open_project(project)
-    spec = dataset_named(proj, name)
+    spec = proj.dataset(name)
     with Workspace(proj) as workspace:
         chosen = spec.metrics or profile_metrics(dataset_source(workspace, name).schema)
         report = check_dataset(workspace, name, metrics=chosen, checks=False)
@@ -70,7 +69,7 @@ def check_cmd(
     from tideflow.flow import Workspace
 
     proj = open_project(project)
-    spec = dataset_named(proj, name)
+    spec = proj.dataset(name)
     with Workspace(proj) as workspace:
         report = check_dataset(workspace, name)
     console = out()

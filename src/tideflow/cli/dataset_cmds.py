@@ -16,7 +16,6 @@ from rich.text import Text
 
 from tideflow.cli import render
 from tideflow.cli.context import ProjectOption, guarded, open_project, out
-from tideflow.flow.names import dataset_named, recipe_named
 
 dataset_app = typer.Typer(name="dataset", help="Look at datasets.", no_args_is_help=True)
 recipe_app = typer.Typer(name="recipe", help="Look at recipes.", no_args_is_help=True)
@@ -49,7 +48,7 @@ def head_cmd(
     from tideflow.flow import dataset_head
 
     proj = open_project(project)
-    dataset_named(proj, name)  # unknown name -> ProjectError with a suggestion
+    proj.dataset(name)  # unknown name -> ProjectError with a suggestion
     table = dataset_head(proj, name, n)
     if output is None:  # a table for eyes; plain rows for a pipe or a file, where a table's columns get cut
         output = HeadFormat.table if out().is_terminal else HeadFormat.csv
@@ -78,7 +77,7 @@ def schema_cmd(
     from tideflow.flow import dataset_schema
 
     proj = open_project(project)
-    dataset_named(proj, name)
+    proj.dataset(name)
     schema = dataset_schema(proj, name)
     out().print(render.schema_table(schema, title=name))
 
@@ -95,7 +94,7 @@ def sql_cmd(
     from tideflow.flow import recipe_sql
 
     proj = open_project(project)
-    recipe_named(proj, name)
+    proj.recipe(name)
     sql = recipe_sql(proj, name, dialect)
     console = out()
     for i, (output, text) in enumerate(sql.items()):

@@ -13,7 +13,6 @@ from rich.text import Text
 
 from tideflow.cli import render
 from tideflow.cli.context import EXIT_BUILD_FAILED, ProjectOption, guarded, open_project, out
-from tideflow.flow.names import recipe_named
 from tideflow.project import Project
 
 if TYPE_CHECKING:
@@ -137,7 +136,7 @@ def explain_cmd(
     proj = open_project(project)
     names = [recipe] if recipe else list(proj.graph.order)
     if recipe:
-        recipe_named(proj, recipe)  # unknown name -> ProjectError with a suggestion
+        proj.recipe(recipe)  # unknown name -> ProjectError with a suggestion
     console = out()
     for name in names:
         planned = explain_recipe(proj, name)

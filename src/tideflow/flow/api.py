@@ -11,7 +11,6 @@ from tideflow.errors import ProjectError, UnsupportedPushdown
 from tideflow.flow.builder import Builder
 from tideflow.flow.locate import with_lines
 from tideflow.flow.model import BuildEvent, BuildMode, BuildResult, Plan, PlannedRecipe
-from tideflow.flow.names import dataset_named, recipe_named
 from tideflow.flow.planner import Planner
 from tideflow.flow.workspace import Workspace
 from tideflow.project import Project
@@ -67,7 +66,7 @@ def build(project: Project, targets: list[str] | None = None, mode: str = "smart
 def explain_recipe(project: Project, recipe: str, engine: str | None = None) -> PlannedRecipe:
     """The engine chosen for ``recipe``, why, whether a smart build would run it (``outdated_reason``;
     empty: up to date) and its SQL (in its connection's dialect)."""
-    spec = recipe_named(project, recipe)
+    spec = project.recipe(recipe)
     with Workspace(project) as workspace:
         planner = Planner(project, workspace, engine_override=_check_engine(engine))
         outdated = planner.select(list(spec.outputs), "smart")  # its upstream only: fingerprints cost a scan
@@ -79,7 +78,7 @@ def explain_recipe(project: Project, recipe: str, engine: str | None = None) -> 
 @with_lines
 def recipe_sql(project: Project, recipe: str, dialect: str | None = None) -> dict[str, str]:
     """The SQL of ``recipe`` per output, for its connection or transpiled to ``dialect``."""
-    spec = recipe_named(project, recipe)
+    spec = project.recipe(recipe)
     with Workspace(project) as workspace:
         planner = Planner(project, workspace)
         connection = planner.output_connection(spec)
@@ -96,7 +95,7 @@ def recipe_sql(project: Project, recipe: str, dialect: str | None = None) -> dic
 @with_lines
 def dataset_head(project: Project, name: str, n: int = 10) -> pa.Table:
     """The first ``n`` rows of a stored dataset (a virtual one is computed by its SQL)."""
-    spec = dataset_named(project, name)
+    spec = project.dataset(name)
     with Workspace(project) as workspace:
         if spec.virtual:
             planner = Planner(project, workspace)
@@ -111,7 +110,7 @@ def dataset_head(project: Project, name: str, n: int = 10) -> pa.Table:
 @with_lines
 def dataset_schema(project: Project, name: str) -> dict[str, str]:
     """Column -> logical type of a dataset (stored, or inferred when not built yet)."""
-    dataset_named(project, name)
+    project.dataset(name)
     with Workspace(project) as workspace:
         planner = Planner(project, workspace)
         schema = planner.schema_of(name)

@@ -21,7 +21,6 @@ from tideflow.checks import verify_declared
 from tideflow.errors import ConnectionError_, ProjectError, UnsupportedPushdown
 from tideflow.flow.model import BuildMode, PlannedRecipe
 from tideflow.flow.model_recipes import Machine, batch_engine, cluster_address, cluster_cpus
-from tideflow.flow.names import unknown_dataset
 from tideflow.flow.scoring import ScoringModel, resolve_model
 from tideflow.flow.sqlgen import InputNotBuilt, RecipeCompiler
 from tideflow.flow.workspace import Workspace
@@ -102,8 +101,7 @@ class Planner:
             return list(graph.order)
         out = []
         for name in targets:
-            if name not in self.project.datasets:
-                raise unknown_dataset(self.project, name)
+            self.project.dataset(name)  # an unknown name: a ProjectError with what it is or the nearest one
             if name not in graph.producer:
                 raise ProjectError(f"dataset {name!r} is a source: no recipe builds it")
             if graph.producer[name] not in out:

@@ -59,16 +59,29 @@ class Project:
         return self.root / ".tide"
 
     def dataset(self, name: str) -> DatasetSpec:
-        try:
-            return self.datasets[name]
-        except KeyError:
-            raise ProjectError(f"unknown dataset {name!r}{did_you_mean(name, self.datasets)}") from None
+        """The dataset ``name``; a ``ProjectError`` otherwise, saying when the name is a recipe's (with the
+        datasets it writes), else the nearest dataset name (``errors.nearest``)."""
+        spec = self.datasets.get(name)
+        if spec is not None:
+            return spec
+        recipe = self.recipes.get(name)
+        hint = (f": {name!r} is a recipe; it writes {', '.join(repr(o) for o in recipe.outputs)}"
+                if recipe is not None else did_you_mean(name, self.datasets))
+        raise ProjectError(f"unknown dataset {name!r}{hint}")
 
     def recipe(self, name: str) -> RecipeBase:
-        try:
-            return self.recipes[name]
-        except KeyError:
-            raise ProjectError(f"unknown recipe {name!r}{did_you_mean(name, self.recipes)}") from None
+        """The recipe ``name``; a ``ProjectError`` otherwise, saying when the name is a dataset's (and which
+        recipe writes it), else the nearest recipe name."""
+        recipe = self.recipes.get(name)
+        if recipe is not None:
+            return recipe
+        if name in self.datasets:
+            producer = self.graph.producer.get(name)
+            hint = (f": {name!r} is a dataset, written by recipe {producer!r}" if producer is not None
+                    else f": {name!r} is a source dataset; no recipe writes it")
+        else:
+            hint = did_you_mean(name, self.recipes)
+        raise ProjectError(f"unknown recipe {name!r}{hint}")
 
     def connection_of(self, dataset: str) -> str:
         return self.dataset(dataset).connection or self.config.defaults.connection
