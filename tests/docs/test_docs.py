@@ -44,3 +44,23 @@ def test_the_project_format_names_every_recipe_type() -> None:
     text = (DOCS / "project-format.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| `type` |"))
     assert set(re.findall(r"`(\w+)`", row)) - {"type"} == set(RECIPE_TYPES)
+
+
+def test_the_group_key_example_is_what_explain_prints_for_the_demo(tmp_path: Path) -> None:
+    import duckdb
+
+    from tideflow.cli.demo_data import generate_tables, load_tables
+    from tideflow.cli.init_cmd import copy_tree, package_tree
+    from tideflow.flow import explain_recipe
+    from tideflow.project import load_project
+
+    block = re.search(r"```text\n(optimized .*?)```", (DOCS / "project-format.md").read_text(), flags=re.S)
+    assert block is not None
+    documented = [" ".join(e.split()) for e in re.split(r"\n(?=optimized )", block.group(1).strip())]
+    root = tmp_path / "demo"
+    copy_tree(package_tree("demo_project"), root)
+    (root / ".tide").mkdir()
+    with duckdb.connect(str(root / ".tide" / "warehouse.duckdb")) as con:
+        load_tables(con, generate_tables(2_000, 7))
+    notes = explain_recipe(load_project(root), "card_features").notes
+    assert [f"optimized {n}" for n in notes] == documented

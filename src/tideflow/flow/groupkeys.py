@@ -121,7 +121,7 @@ def _under(node: exp.Expr, kind: type[exp.Expr], stop: exp.Expr) -> bool:
     return False
 
 
-def _rowwise(expression: exp.Expr) -> bool:
+def rowwise(expression: exp.Expr) -> bool:
     for node in expression.walk():
         if isinstance(node, _NOT_ROWWISE):
             return False
@@ -158,7 +158,7 @@ class _Tracer:
         return Determined(given)
 
     def _select(self, select: exp.Select, given: frozenset[str]) -> Determined:
-        sources = _sources(select)
+        sources = relations(select)
         if sources is None or select.args.get("with_") or any(p.is_star for p in select.expressions):
             return Determined(given)
         only = next(iter(sources)) if len(sources) == 1 else None
@@ -205,7 +205,7 @@ class _Tracer:
                 return Determined(given, every=True)
         names = set(given)
         for name, (value, refs) in outputs.items():
-            if refs is not None and _rowwise(value) and all(holds(r) for r in refs):
+            if refs is not None and rowwise(value) and all(holds(r) for r in refs):
                 names.add(name)
         return Determined(frozenset(names))
 
@@ -213,17 +213,10 @@ class _Tracer:
                   sources: dict[str, exp.Expr]) -> tuple[set[tuple[str, str]], str] | None:
         """(columns of the other relations the ON condition reads, the joined table's alias) when the join
         is to a table on a verified unique key: those columns then determine every column of the table."""
-        table = join.this
-        side, kind = (join.side or "").upper(), (join.kind or "").upper()
-        if not isinstance(table, exp.Table) or (side, kind) not in (("", ""), ("", "INNER"), ("LEFT", ""),
-                                                                     ("LEFT", "OUTER")):
+        if not lookup_join(join, self.ctes, self.unique):
             return None
-        if not table.db and not table.catalog and table.name in self.ctes:
-            return None
-        on = join.args.get("on")
-        if on is None or not _rowwise(on) or not keyed_join(join, self.unique):
-            return None
-        right = table.alias_or_name
+        on = join.args["on"]
+        right = join.this.alias_or_name
         needs: set[tuple[str, str]] = set()
         for column in on.find_all(exp.Column):
             if not column.table or column.table not in sources:
@@ -233,7 +226,21 @@ class _Tracer:
         return needs, right
 
 
-def _sources(select: exp.Select) -> dict[str, exp.Expr] | None:
+def lookup_join(join: exp.Join, ctes: Mapping[str, exp.Expr], unique: UniqueKeys) -> bool:
+    """A LEFT or INNER join to a stored table (not one of ``ctes``) whose row-wise ON condition equates a
+    verified unique key: each row of the other side gets the table's one matching row, or none."""
+    table = join.this
+    side, kind = (join.side or "").upper(), (join.kind or "").upper()
+    if not isinstance(table, exp.Table) or (side, kind) not in (("", ""), ("", "INNER"), ("LEFT", ""),
+                                                                 ("LEFT", "OUTER")):
+        return False
+    if not table.db and not table.catalog and table.name in ctes:
+        return False
+    on = join.args.get("on")
+    return on is not None and rowwise(on) and keyed_join(join, unique)
+
+
+def relations(select: exp.Select) -> dict[str, exp.Expr] | None:
     """The relations of ``select`` by alias; None when a join could add rows of NULLs on the left (RIGHT,
     FULL) or names columns by USING."""
     from_ = select.args.get("from_")

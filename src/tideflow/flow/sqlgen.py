@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -12,6 +13,7 @@ from tideflow.engines.sql import SqlInput, compile_recipe, discover_pivot_values
 from tideflow.errors import ConnectionError_, ProjectError, TideflowError, UnsupportedPushdown, did_you_mean
 from tideflow.flow.groupkeys import reduce_group_keys
 from tideflow.flow.joins import UniqueKeys, drop_unused_joins
+from tideflow.flow.latejoins import join_after_group
 from tideflow.flow.pruning import prune_projections
 from tideflow.flow.scoring import EVALUATE_SCHEMA, deep_recursion
 from tideflow.flow.workspace import Workspace
@@ -83,7 +85,15 @@ def attach_ctes(query: exp.Query, ctes: list[tuple[str, exp.Query]], unique: Uni
         existing.set("expressions", new + list(existing.expressions))
     else:
         query.set("with_", exp.With(expressions=new))
-    query = prune_projections(query, {name for name, _ in ctes})
+    return tidy(query, {name for name, _ in ctes}, unique, notes)
+
+
+def tidy(query: exp.Query, ctes: set[str], unique: UniqueKeys | None = None,
+         notes: list[str] | None = None) -> exp.Query:
+    """``query``, changed in place: its CTEs named in ``ctes`` keep only the columns the query reads
+    (``flow.pruning``), and lose the LEFT JOINs to a verified unique key that no kept column reads
+    (``flow.joins``, with ``unique``; said in ``notes``)."""
+    query = prune_projections(query, ctes)
     if unique is None:
         return query
     dropped: list[tuple[str, str]] = []
@@ -169,25 +179,37 @@ class RecipeCompiler:
         notes: list[str] = []
         attached = {k: attach_ctes(q, ctes, unique, notes) for k, q in queries.items()}
         if isinstance(recipe, GroupRecipe):
-            notes += self.reduce_keys(recipe, attached, inputs, unique)
+            attached = self.reduce_keys(recipe, attached, inputs, unique, {name for name, _ in ctes}, notes)
         return CompiledRecipe(queries=attached, ctes=ctes, bare=dict(queries), notes=notes)
 
     @staticmethod
     def reduce_keys(recipe: GroupRecipe, queries: dict[str, exp.Query], inputs: dict[str, SqlInput],
-                    unique: UniqueKeys) -> list[str]:
-        """Group on fewer keys where the others follow from them (``flow.groupkeys``), in place."""
-        notes = []
+                    unique: UniqueKeys, ctes: set[str], notes: list[str]) -> dict[str, exp.Query]:
+        """Group on fewer keys where the others follow from them (``flow.groupkeys``), and join those
+        that a verified unique key gave after the group (``flow.latejoins``); said in ``notes``."""
+        out = {}
         for output, query in queries.items():
             # changed in place: ``queries`` holds copies (attach_ctes copies; a query without CTEs has no
             # join to reduce through)
             dropped = reduce_group_keys(query, unique, inputs[recipe.inputs[0]].schema)
+            joins_left_out: list[str] = []
+            query, moved = join_after_group(query, dropped, unique,
+                                            partial(tidy, ctes=ctes, unique=unique, notes=joins_left_out))
+            out[output] = query
             if dropped:
                 kept = [k for k in recipe.keys if k not in dropped]
                 one = len(dropped) == 1
                 notes.append(f"{output} groups by {', '.join(kept)} only: {', '.join(dropped)} "
-                             f"{'follows' if one else 'follow'} from {'it' if len(kept) == 1 else 'them'} through "
-                             f"a join on a verified unique key, and {'is' if one else 'are'} read with MIN")
-        return notes
+                             f"{'follows' if one else 'follow'} from {'it' if len(kept) == 1 else 'them'} "
+                             "through a join on a verified unique key")
+            for table in dict.fromkeys(moved.values()):
+                names = [n for n, t in moved.items() if t == table]
+                notes.append(f"{output} reads {', '.join(names)} from {table} after the group: one lookup per group")
+            rest = [k for k in dropped if k not in moved]
+            if rest:
+                notes.append(f"{output} reads {', '.join(rest)} with MIN (one value per group)")
+            notes += [n for n in joins_left_out if n not in notes]
+        return out
 
     def unique_keys(self, connection: str) -> UniqueKeys:
         """The verified unique keys of the source tables on ``connection``, by table (``flow.joins``).
