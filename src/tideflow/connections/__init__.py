@@ -11,11 +11,12 @@ from tideflow.connections.base import (
     logical_type,
     temp_table_name,
 )
-from tideflow.connections.duck import DuckDBDatabase, DuckDBSql
+from tideflow.connections.duck import DatabaseBusy, DuckDBDatabase, DuckDBSql
 from tideflow.connections.files import FileStore
 from tideflow.connections.postgres import PostgresDatabase, PostgresSql
 
 __all__ = [
+    "DatabaseBusy",
     "DuckDBDatabase",
     "DuckDBSql",
     "FileStore",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,14 @@ from tideflow.connections.base import TEMP_PREFIX, BeforeSwap, SqlConnection, re
 from tideflow.errors import ConnectionError_
 from tideflow.project import DuckDBConnection
 from tideflow.recipes import Schema
+
+# How long opening the file waits for another process's lock: a build that holds it for minutes still
+# fails (clearly), a reader that holds it for milliseconds does not.
+LOCK_WAIT_S = 5.0
+
+
+class DatabaseBusy(ConnectionError_):
+    """Another process holds the DuckDB file's lock (DuckDB admits one writing process per file)."""
 
 
 def _ident(name: str) -> str:
@@ -40,18 +49,49 @@ class DuckDBDatabase:
     def root_connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._con is None:
-                try:
-                    self._con = duckdb.connect(self.path)
-                except duckdb.Error as err:
-                    raise ConnectionError_(
-                        f"connection {self.name!r}: cannot open DuckDB file {self.path}: {err}"
-                    ) from None
+                self._con = self._open(read_only=False)
                 if self.spec.threads:
                     self._con.execute(f"SET threads = {int(self.spec.threads)}")
             return self._con
 
     def connect(self) -> DuckDBSql:
         return DuckDBSql(self.name, self.root_connection().cursor(), self.spec.schema_)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[DuckDBSql]:
+        """A connection for reads, held only for the block. A file is opened read-only and closed after,
+        so that another process (a build) can write it between two reads: DuckDB locks the whole file
+        for as long as a process keeps it open. An in-memory database exists only in this process: its
+        shared connection serves."""
+        if self.path == ":memory:":
+            yield self.connect()
+            return
+        con = self._open(read_only=True)
+        try:
+            yield DuckDBSql(self.name, con)
+        finally:
+            con.close()
+
+    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting up to ``LOCK_WAIT_S`` while another process holds its lock (a build
+        writing it, an API node reading it for a few milliseconds); ``DatabaseBusy`` after that."""
+        deadline = time.monotonic() + LOCK_WAIT_S
+        pause = 0.005
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only)
+            except duckdb.IOException as err:
+                if "lock" not in str(err).lower():
+                    raise ConnectionError_(f"connection {self.name!r}: cannot open DuckDB file {self.path}: "
+                                           f"{err}") from None
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy(f"connection {self.name!r}: DuckDB file {self.path} is held by another "
+                                       f"process for more than {LOCK_WAIT_S:g} s: {err}") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+            except duckdb.Error as err:
+                raise ConnectionError_(f"connection {self.name!r}: cannot open DuckDB file {self.path}: {err}"
+                                       ) from None
 
     def close(self) -> None:
         with self._lock:
