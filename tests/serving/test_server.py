@@ -184,30 +184,6 @@ def test_sql_query_binds_hostile_values_and_lookup_by_key(server: Server) -> Non
         assert r.status_code == 422 and r.json()["error"]["field"] == "merchant_id"
 
 
-def test_sql_query_does_not_lock_builds_out_of_the_warehouse(server: Server) -> None:
-    """DuckDB locks a file for the process that keeps it open: the node opens it per call, read-only."""
-    from tideflow.connections.duck import LOCK_WAIT_S
-    from tideflow.flow import Workspace
-    from tideflow.project import load_project
-
-    project = load_project(server.root)
-    acme = {"name": "acme"}
-    with server.client() as c:
-        assert c.post("/v1/endpoints/merchant_by_name/predict", json=acme).status_code == 200
-        with Workspace(project) as workspace:  # what a build does: open the warehouse to write it
-            sql = workspace.sql(project.config.defaults.connection)
-            sql.execute("CREATE OR REPLACE TABLE lock_probe AS SELECT 1 AS x")
-            started = time.monotonic()
-            r = c.post("/v1/endpoints/merchant_by_name/predict", json=acme)
-            assert r.status_code == 503, r.text
-            assert "is being written by another process" in r.json()["error"]["message"]
-            assert str(server.root) not in r.text and "PID" not in r.text
-            assert time.monotonic() - started >= LOCK_WAIT_S - 0.5  # it waited for the writer first
-            sql.execute("DROP TABLE lock_probe")
-        r = c.post("/v1/endpoints/merchant_by_name/predict", json=acme)
-        assert r.status_code == 200 and r.json()["output"]["rows"][0]["merchant_id"] == 1
-
-
 def test_query_log_metrics_health_and_openapi(server: Server) -> None:
     with server.client() as c:
         c.post("/v1/endpoints/pinned/predict", json={**ROW, "amount": 4321.5})

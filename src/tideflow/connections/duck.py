@@ -18,9 +18,10 @@ from tideflow.errors import ConnectionError_
 from tideflow.project import DuckDBConnection
 from tideflow.recipes import Schema
 
-# How long opening the file waits for another process's lock: a build that holds it for minutes still
-# fails (clearly), a reader that holds it for milliseconds does not.
+# How long opening the file waits for another process's lock: a process that holds it for minutes (a
+# build, an API node with a sql_query endpoint) still stops this one, clearly; a short read does not.
 LOCK_WAIT_S = 5.0
+_LOCKED = "Could not set lock on file"  # DuckDB's words when another process holds the file
 
 
 class DatabaseBusy(ConnectionError_):
@@ -49,7 +50,7 @@ class DuckDBDatabase:
     def root_connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._con is None:
-                self._con = self._open(read_only=False)
+                self._con = self._open()
                 if self.spec.threads:
                     self._con.execute(f"SET threads = {int(self.spec.threads)}")
             return self._con
@@ -57,38 +58,24 @@ class DuckDBDatabase:
     def connect(self) -> DuckDBSql:
         return DuckDBSql(self.name, self.root_connection().cursor(), self.spec.schema_)
 
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[DuckDBSql]:
-        """A connection for reads, held only for the block. A file is opened read-only and closed after,
-        so that another process (a build) can write it between two reads: DuckDB locks the whole file
-        for as long as a process keeps it open. An in-memory database exists only in this process: its
-        shared connection serves."""
-        if self.path == ":memory:":
-            yield self.connect()
-            return
-        con = self._open(read_only=True)
-        try:
-            yield DuckDBSql(self.name, con)
-        finally:
-            con.close()
-
-    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        """Open the file, waiting up to ``LOCK_WAIT_S`` while another process holds its lock (a build
-        writing it, an API node reading it for a few milliseconds); ``DatabaseBusy`` after that."""
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting up to ``LOCK_WAIT_S`` while another process holds its lock (DuckDB
+        admits one process per file while one writes: another build, a ``tide dataset head``, an API
+        node building a lookup's index); ``DatabaseBusy`` after that."""
         deadline = time.monotonic() + LOCK_WAIT_S
-        pause = 0.005
+        pause_s = 0.005
         while True:
             try:
-                return duckdb.connect(self.path, read_only=read_only)
+                return duckdb.connect(self.path)
             except duckdb.IOException as err:
-                if "lock" not in str(err).lower():
+                if _LOCKED not in str(err):
                     raise ConnectionError_(f"connection {self.name!r}: cannot open DuckDB file {self.path}: "
                                            f"{err}") from None
                 if time.monotonic() >= deadline:
                     raise DatabaseBusy(f"connection {self.name!r}: DuckDB file {self.path} is held by another "
                                        f"process for more than {LOCK_WAIT_S:g} s: {err}") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.1)
+                time.sleep(pause_s)
+                pause_s = min(pause_s * 2, 0.1)
             except duckdb.Error as err:
                 raise ConnectionError_(f"connection {self.name!r}: cannot open DuckDB file {self.path}: {err}"
                                        ) from None

@@ -54,22 +54,6 @@ class Workspace:
                 self._opened.append(con)
         return cache[name]
 
-    def dialect(self, name: str) -> str:
-        """The SQL dialect of connection ``name``, without opening it."""
-        return "duckdb" if isinstance(self._database(name), DuckDBDatabase) else "postgres"
-
-    @contextlib.contextmanager
-    def reading(self, name: str) -> Generator[SqlConnection, None, None]:
-        """A SQL connection for reads only, for the block: an embedded DuckDB file is opened read-only and
-        closed after (``DuckDBDatabase.reading``), so a long-lived reader (an API node's ``sql_query``
-        endpoint) does not lock builds out of it; PostgreSQL serves this thread's connection."""
-        db = self._database(name)
-        if isinstance(db, DuckDBDatabase):
-            with db.reading() as con:
-                yield con
-        else:
-            yield self.sql(name)
-
     def _database(self, name: str) -> DuckDBDatabase | PostgresDatabase:
         with self._lock:
             if name not in self._databases:

@@ -105,9 +105,8 @@ class DataPlane:
                 target = RunnerTarget(str(self.root), self.spec.name, spec.name, label)
                 pool: WorkerPool | InlinePool
                 if n == 0:
-                    # a sql_query shares the plane's workspace (PostgreSQL connections stay open; an embedded
-                    # DuckDB file is opened per call, read-only); a lookup opens its own and closes it once
-                    # its index is built: neither keeps a lock on the warehouse between requests
+                    # a sql_query shares the plane's workspace (its connections stay open while serving); a
+                    # lookup opens its own and closes it once its index is built (no lock on the warehouse)
                     shared = isinstance(spec, SqlQueryEndpoint)
                     runner = build_runner(target, workspace=self._workspace_of() if shared else None)
                     pool = InlinePool(runner, endpoint=spec.name, threaded=isinstance(spec, SqlQueryEndpoint))

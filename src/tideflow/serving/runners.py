@@ -7,7 +7,6 @@ address a worker process needs to build its runner (project root, service, endpo
 from __future__ import annotations
 
 import importlib.util
-import logging
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -20,7 +19,7 @@ from sqlglot import exp
 
 from tideflow.errors import ProjectError
 from tideflow.models.frames import records_frame
-from tideflow.serving.errors import InvalidInput, ModelError, Unavailable
+from tideflow.serving.errors import InvalidInput, ModelError
 from tideflow.serving.inputs import expected
 from tideflow.serving.specs import (
     FunctionEndpoint,
@@ -74,7 +73,6 @@ def model_inputs(state_dir: Path, model: str, version: int | None) -> tuple[int,
         return found.version, dict(found.input_schema), frozenset(found.missing_refused or ())
 
 
-log = logging.getLogger("tideflow.serving")
 SCORER_DIR = "scorer"  # a version's compiled scorer, stored next to its pipeline.joblib
 
 
@@ -339,36 +337,24 @@ def compile_read_only(query: str, dialect: str, parameters: Mapping[str, str]) -
 
 
 class SqlQueryRunner:
-    """One bound query per record; each output is ``{"rows": [...]}`` (at most ``max_rows``).
-
-    On embedded DuckDB, each call opens the file read-only and closes it after (``Workspace.reading``):
-    DuckDB locks a file for the process that holds it open, and a node that kept it open would stop
-    every build of the project. While a build writes the file, a call waits a few seconds for it, then
-    answers 503 (``Unavailable``)."""
+    """One bound query per record; each output is ``{"rows": [...]}`` (at most ``max_rows``)."""
 
     def __init__(self, workspace: Any, spec: SqlQueryEndpoint) -> None:
         project = workspace.project
-        self.endpoint = spec.name
         self.connection = spec.connection or project.config.defaults.connection
         self.workspace = workspace
         self.version = "1"
         self.input_schema: dict[str, str] | None = dict(spec.parameters)
         self.max_rows = spec.max_rows
-        self.sql, self.order = compile_read_only(spec.query, workspace.dialect(self.connection), spec.parameters)
+        dialect = workspace.sql(self.connection).dialect
+        self.sql, self.order = compile_read_only(spec.query, dialect, spec.parameters)
 
     def __call__(self, records: list[Record]) -> list[Record]:
-        from tideflow.connections import DatabaseBusy
-
+        con = self.workspace.sql(self.connection)
         out = []
-        try:
-            with self.workspace.reading(self.connection) as con:
-                for record in records:
-                    table = con.fetch_arrow(self.sql, tuple(record[name] for name in self.order))
-                    out.append({"rows": table.slice(0, self.max_rows).to_pylist()})
-        except DatabaseBusy as err:
-            log.warning("endpoint %s: %s", self.endpoint, err)
-            raise Unavailable(f"endpoint {self.endpoint!r}: connection {self.connection!r} is being written by "
-                              "another process (a build); retry in a few seconds") from None
+        for record in records:
+            table = con.fetch_arrow(self.sql, tuple(record[name] for name in self.order))
+            out.append({"rows": table.slice(0, self.max_rows).to_pylist()})
         return out
 
 
