@@ -37,8 +37,8 @@ def _late(sql: str) -> tuple[dict[str, str], str]:
     assert isinstance(tree, exp.Select)
     ctes = {cte.alias for cte in tree.args["with_"].expressions}
     dropped = reduce_group_keys(tree, _unique, TYPES)
-    out, moved = join_after_group(tree, dropped, _unique, lambda q: tidy(q, ctes, _unique))
-    return moved, out.sql("duckdb")
+    out, lates = join_after_group(tree, dropped, _unique, lambda q: tidy(q, ctes, _unique))
+    return {name: table for table, names in lates for name in names}, out.sql("duckdb")
 
 
 CASES = [
@@ -62,6 +62,26 @@ CASES = [
      "GROUP BY card_id, k2", {}),
     # the join's own key column, and a HAVING after the group: left alone
     (ENRICHED + "SELECT card_id, kind, COUNT(*) AS n FROM e GROUP BY card_id, kind HAVING COUNT(*) > 1", {}),
+    # a user's own MIN of a dropped key stays an aggregate
+    (ENRICHED + "SELECT card_id, kind, MIN(kind) AS kmin, COUNT(*) AS n FROM e GROUP BY card_id, kind",
+     {"kind": "cards"}),
+    # a CTE's own name inside it, or a later CTE's, is the stored table (no RECURSIVE)
+    ("WITH x AS (SELECT t.card_id, c.kind FROM x AS t LEFT JOIN main.cards AS c ON t.card_id = c.id) "
+     "SELECT card_id, kind, COUNT(*) AS n FROM x GROUP BY card_id, kind", {"kind": "cards"}),
+    ("WITH e AS (SELECT t.card_id, c.kind FROM x AS t LEFT JOIN main.cards AS c ON t.card_id = c.id), "
+     "x AS (SELECT card_id + 1 AS card_id FROM main.t) SELECT card_id, kind, COUNT(*) AS n FROM e "
+     "GROUP BY card_id, kind", {"kind": "cards"}),
+    # a column list renames the joined table's columns by position: left alone
+    ("WITH e AS (SELECT t.card_id, c.label FROM main.t AS t LEFT JOIN main.cards AS c(id, label, flag) "
+     "ON t.card_id = c.id) SELECT card_id, label, COUNT(*) AS n FROM e GROUP BY card_id, label", {}),
+    ("WITH e AS (SELECT q.card_id, q.kind FROM (SELECT t.card_id, c.kind FROM main.t AS t LEFT JOIN main.cards AS c "
+     "ON t.card_id = c.id) AS q(kind, card_id)) SELECT card_id, kind, COUNT(*) AS n FROM e GROUP BY card_id, kind", {}),
+    # a sampled table would be sampled again
+    ("WITH e AS (SELECT t.card_id, c.kind FROM main.t AS t JOIN main.cards AS c TABLESAMPLE BERNOULLI (50 PERCENT) "
+     "ON t.card_id = c.id) SELECT card_id, kind, COUNT(*) AS n FROM e GROUP BY card_id, kind", {}),
+    # a computed condition on the other side could tell apart values the group merges (0.0 and -0.0)
+    ("WITH e AS (SELECT t.card_id, t.x, c.kind FROM main.t AS t LEFT JOIN main.cards AS c ON t.card_id = c.id "
+     "AND CAST(t.x AS VARCHAR) = c.kind) SELECT card_id, x, kind, COUNT(*) AS n FROM e GROUP BY card_id, x, kind", {}),
     # the kept key reaches the join through another relation than the dropped one (a self join above it)
     (ENRICHED + ", s AS (SELECT a.card_id, b.kind FROM e AS a LEFT JOIN e AS b ON a.x = b.x) "
      "SELECT card_id, kind, COUNT(*) AS n FROM s GROUP BY card_id, kind", {}),
@@ -78,8 +98,8 @@ def test_keys_are_joined_after_the_group_only_where_the_join_gives_them(sql: str
     assert f'LEFT JOIN main.{next(iter(moved.values()))} AS "_late0" ON' in out and "_late1" not in out, out
     inner, _ = out.rsplit(') AS "_grouped"', 1)
     for name in moved:
-        assert re.search(rf'"_late0"\."?\w+"? AS "{name}"', out), out
-        assert f"MIN({name})" not in inner and f"BOOL_AND({name})" not in inner
+        assert re.search(rf'"_late0"\."?\w+"? AS "?{name}"?', out), out
+        assert not re.search(rf'(MIN|BOOL_AND)\({name}\) AS "?{name}"?', inner), out
 
 
 def test_the_rows_below_the_group_no_longer_carry_the_moved_keys() -> None:
@@ -90,9 +110,16 @@ def test_the_rows_below_the_group_no_longer_carry_the_moved_keys() -> None:
     assert "main.cards" not in below, out  # and the join that read nothing else is gone
 
 
+def test_identifiers_are_copied_as_written() -> None:
+    """PostgreSQL folds an unquoted name to lower case: quoting it on the way would change what it names."""
+    _, out = _late("WITH e AS (SELECT t.card_id, c.Kind AS kind FROM main.t AS t LEFT JOIN main.cards AS c "
+                   "ON t.card_id = c.id) SELECT card_id, kind, COUNT(*) AS n FROM e GROUP BY card_id, kind")
+    assert '"_late0".Kind AS kind' in out and 'ON "_grouped".card_id = "_late0".id' in out, out
+
+
 def test_the_late_join_keeps_the_original_condition_on_the_table() -> None:
     _, out = _late(CASES[1][0])
-    assert out.endswith('ON "_late0"."id" = "_grouped"."card_id" AND "_late0"."kind" <> \'x\''), out
+    assert out.endswith('ON "_late0".id = "_grouped".card_id AND "_late0".kind <> \'x\''), out
 
 
 # ---------------------------------------------------------------- the rows, on DuckDB
@@ -109,12 +136,14 @@ def _load(con: duckdb.DuckDBPyConnection, cards: list[tuple[Any, ...]], pays: li
     con.execute("CREATE TABLE cards (id BIGINT, kind VARCHAR, flag BOOLEAN)")
     con.execute("CREATE TABLE pair (a BIGINT, b BIGINT, pk VARCHAR)")
     con.execute("CREATE TABLE t (card_id BIGINT, x BIGINT)")
+    con.execute("CREATE TABLE x (card_id BIGINT)")
     if unique_cards:
         con.executemany("INSERT INTO cards VALUES (?, ?, ?)", unique_cards)
         con.executemany("INSERT INTO pair VALUES (?, ?, ?)",
                         [(c[0], i % 3 if c[0] is not None else None, c[1]) for i, c in enumerate(unique_cards)])
     if pays:
         con.executemany("INSERT INTO t VALUES (?, ?)", pays)
+        con.executemany("INSERT INTO x VALUES (?)", [(p[0],) for p in pays[::2]])
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
@@ -122,9 +151,9 @@ def _load(con: duckdb.DuckDBPyConnection, cards: list[tuple[Any, ...]], pays: li
 def test_the_rewritten_query_returns_the_original_rows(cards: list, pays: list) -> None:
     with duckdb.connect() as con:
         _load(con, cards, pays)
-        for sql, moved in CASES:
-            if not moved:
-                continue
+        for sql, _moved in CASES:
+            if "TABLESAMPLE" in sql:
+                continue  # a random sample: rows differ from run to run
             _, out = _late(sql)
             want = sorted(con.execute(sqlglot.transpile(sql, read="duckdb")[0]).fetchall(), key=repr)
             got = sorted(con.execute(out).fetchall(), key=repr)

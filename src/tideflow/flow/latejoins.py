@@ -8,109 +8,121 @@ such a join: the group leaves it out, the chain no longer carries it (``flow.pru
 ``flow.joins`` the join when nothing else reads the table), and one LEFT JOIN of the grouped rows to
 the table reads it back, once per group instead of once per row::
 
-    SELECT "_grouped"."card_id", "_late0"."card_type" AS "card_type", "_grouped"."tx_count", ...
+    SELECT "_grouped"."card_id" AS "card_id", "_late0"."card_type" AS "card_type",
+           "_grouped"."tx_count" AS "tx_count", ...
     FROM (SELECT "card_id", COUNT(*) AS "tx_count", ... GROUP BY "card_id") AS "_grouped"
     LEFT JOIN "main"."cards" AS "_late0" ON "_grouped"."card_id" = "_late0"."card_id"
 
 Why the rows are the same. In the CTE where the table was joined (LEFT or INNER, its ON condition
-equating a verified unique key, and reading nothing on the other side but columns that reach the group
-unchanged as its kept keys), every row carries the table's one matching row, or NULLs when none
-matches. The dropped key and the kept keys then reach the group as bare columns through the same
-relations (renamed, filtered, windowed: never recomputed). So in each group the dropped key is the
-column of the one row the same ON condition matches for the group's keys, or NULL: exactly what the
-LEFT JOIN after the group reads. A NULL key matches no row in either place.
+equating a verified unique key; each conjunct either reads the table alone, or equates a column of the
+table to a column of the other side that reaches the group unchanged as one of its kept keys), every row
+carries the table's one matching row, or NULLs when none matches. The dropped key and the kept keys then
+reach the group as bare columns through the same relations (renamed, filtered, windowed: never
+recomputed). So in each group the dropped key is the column of the one row the same ON condition matches
+for the group's keys, or NULL: exactly what the LEFT JOIN after the group reads. A NULL key matches no
+row in either place. Only bare ``=`` between columns may read the other side: the group merges values
+that are equal (``0.0`` and ``-0.0``, ``1.0`` and ``1.00``), and ``=`` cannot tell them apart either,
+where a computed condition could.
 
-Anything the trace cannot follow (an expression, a set operation, a nested WITH, a join condition that
-reads more than the kept keys, a table that is a CTE) leaves the key read with ``MIN``.
+Anything the trace cannot follow (an expression, a set operation, a nested WITH, a column list on an
+alias, a join condition that reads more than the kept keys, a sampled table, a CTE's name) leaves the
+key read with ``MIN``. Identifiers are copied, never rebuilt from their names, so an unquoted
+``Card_Type`` stays unquoted (PostgreSQL folds it to lower case on both sides).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from tideflow.flow.groupkeys import lookup_join, relations
+from tideflow.flow.groupkeys import bare_equality, cte_body, lookup_join, plain_group, relations
 from tideflow.flow.joins import UniqueKeys
+from tideflow.flow.pruning import renames
 
-GROUPED = "_grouped"
-LATE = "_late"
+_GROUPED = "_grouped"
+_LATE = "_late"
+# What a joined table may carry besides its name and alias: a TABLESAMPLE, hints, a FOR SYSTEM_TIME
+# would be applied a second time by the late join, differently.
+_PLAIN_TABLE = frozenset({"this", "db", "catalog", "alias"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Step:
-    """Where a column of the group's input is, one SELECT down: ``select`` reads it as ``alias.column``."""
+    """Where a column of the group's input is, one SELECT down: ``select`` reads it as ``alias``.``ident``."""
 
     select: exp.Select
     alias: str
-    column: str
+    ident: exp.Identifier
 
     def same(self, other: _Step) -> bool:
-        return self.select is other.select and self.alias == other.alias and self.column == other.column
+        return self.select is other.select and self.alias == other.alias and self.ident.name == other.ident.name
 
 
-@dataclass
+@dataclass(eq=False)
 class _Late:
-    """One join to re-run after the group, as ``alias``: the moved keys it gives, output name -> column."""
+    """One join to run again after the group, as ``alias``: the keys it gives (output name -> column)."""
 
     join: exp.Join
     alias: str
     on: exp.Expr  # the ON condition, over the grouped rows and the late table
-    keys: dict[str, str]
+    keys: dict[str, exp.Identifier] = field(default_factory=dict)
 
 
 def join_after_group(query: exp.Query, dropped: list[str], unique: UniqueKeys,
-                     retidy: Callable[[exp.Query], object]) -> tuple[exp.Query, dict[str, str]]:
-    """``query`` (a grouped SELECT whose ``dropped`` keys ``flow.groupkeys`` reads with MIN) with each of
-    those keys it can, joined from its table after the group (see the module docstring); ``retidy``
-    prunes the CTE chain once the group reads less. Returns the new query and the keys moved, by output
-    name -> the table they are joined from (empty, and ``query`` unchanged, when none can be)."""
-    if not dropped or not isinstance(query, exp.Select) or not _plain_group(query):
-        return query, {}
+                     retidy: Callable[[exp.Query], object]) -> tuple[exp.Query, list[tuple[str, list[str]]]]:
+    """``query`` (a grouped SELECT whose ``dropped`` keys ``flow.groupkeys`` reads with MIN or BOOL_AND)
+    with each of those keys it can, joined from its table after the group (see the module docstring);
+    ``retidy`` prunes the CTE chain once the group reads less. Returns the new query and, per late join,
+    its table's name and the keys it gives (none, and ``query`` unchanged, when no key can move)."""
+    if not dropped or not isinstance(query, exp.Select) or not plain_group(query) \
+            or any(query.args.get(k) for k in ("having", "qualify", "order", "limit", "offset", "windows")):
+        return query, []
     with_ = query.args.get("with_")
     ctes = {cte.alias: cte.this for cte in with_.expressions} if isinstance(with_, exp.With) else {}
     source = query.args["from_"].this
-    kept: dict[str, list[_Step]] = {}  # a kept key's output name -> its path down the chain
+    keys = {k.name for k in query.args["group"].expressions if isinstance(k, exp.Column)}
+    kept: dict[str, tuple[exp.Identifier, list[_Step]]] = {}  # a kept key's output -> its name, its path
+    lates: list[_Late] = []
     for projection in query.expressions:
         value = projection.this if isinstance(projection, exp.Alias) else projection
-        if isinstance(value, exp.Column) and any(k.name == value.name for k in query.args["group"].expressions):
-            kept[projection.alias_or_name] = _descend(source, value.name, ctes)
-    lates: list[_Late] = []
-    moved: dict[str, str] = {}
+        if isinstance(value, exp.Column) and value.name in keys:
+            kept[projection.alias_or_name] = (_output(projection), _descend(source, value.name, ctes))
     for projection in query.expressions:
         value = projection.this if isinstance(projection, exp.Alias) else None
+        # the projections groupkeys rewrote: MIN(kind) AS kind (not a user's MIN(kind) AS kind_min)
         if isinstance(value, exp.Min | exp.LogicalAnd) and isinstance(value.this, exp.Column) \
-                and value.this.name in dropped:
-            table = _late_key(projection.alias_or_name, _descend(source, value.this.name, ctes), kept, ctes,
-                              unique, lates)
-            if table is not None:
-                moved[projection.alias_or_name] = table
-    if not moved:
-        return query, {}
-    return _rewrite(query, lates, retidy), moved
+                and value.this.name in dropped and projection.alias_or_name == value.this.name:
+            path = _descend(source, value.this.name, ctes)
+            late = _late_join(path, kept, ctes, unique, lates)
+            if late is not None:
+                late.keys[projection.alias_or_name] = path[-1].ident
+    lates = [late for late in lates if late.keys]
+    if not lates:
+        return query, []
+    return _rewrite(query, lates, retidy), [(str(late.join.this.name), list(late.keys)) for late in lates]
 
 
-def _plain_group(query: exp.Select) -> bool:
-    """A SELECT .. FROM one relation GROUP BY columns, and nothing after the group that could read a key."""
-    group = query.args.get("group")
-    from_ = query.args.get("from_")
-    return (isinstance(group, exp.Group) and isinstance(from_, exp.From) and not query.args.get("joins")
-            and not any(query.args.get(k) for k in ("distinct", "having", "qualify", "order", "limit", "offset",
-                                                    "windows"))
-            and not any(group.args.get(k) for k in ("rollup", "cube", "grouping_sets"))
-            and all(isinstance(k, exp.Column) for k in group.expressions))
+def _output(projection: exp.Expr) -> exp.Identifier:
+    """The identifier a projection names its output with (copied as written: quoted or not)."""
+    alias = projection.args.get("alias") if isinstance(projection, exp.Alias) else None
+    ident = alias if isinstance(alias, exp.Identifier) else projection.this if isinstance(projection, exp.Column) \
+        else None
+    return ident.copy() if isinstance(ident, exp.Identifier) else exp.to_identifier(projection.alias_or_name,
+                                                                                       quoted=True)
 
 
 def _descend(relation: exp.Expr, name: str, ctes: dict[str, exp.Expr]) -> list[_Step]:
     """The SELECTs column ``name`` of ``relation`` passes through unchanged, top down, each with where it
     reads it from; the path ends where it is read from a stored table (not a CTE, not a subquery), or
-    early where it is computed or cannot be placed."""
+    early where it is computed or cannot be placed. It always ends: a CTE only sees the CTEs before it."""
     path: list[_Step] = []
     while True:
-        if isinstance(relation, exp.Table) and not relation.db and not relation.catalog \
-                and relation.name in ctes:
-            relation = ctes[relation.name]
+        if isinstance(relation, exp.Table | exp.Subquery) and renames(relation):
+            return path
+        if isinstance(relation, exp.Table) and (body := cte_body(relation, ctes)) is not None:
+            relation = body
             continue
         if isinstance(relation, exp.Subquery):
             relation = relation.this
@@ -122,53 +134,58 @@ def _descend(relation: exp.Expr, name: str, ctes: dict[str, exp.Expr]) -> list[_
         if sources is None or len(matches) != 1 or any(p.is_star for p in relation.expressions):
             return path
         value = matches[0].this if isinstance(matches[0], exp.Alias) else matches[0]
-        if not isinstance(value, exp.Column) or isinstance(value.this, exp.Star):
+        if not isinstance(value, exp.Column) or not isinstance(value.this, exp.Identifier):
             return path
         alias = value.table or (next(iter(sources)) if len(sources) == 1 else "")
         if alias not in sources:
             return path
-        path.append(_Step(relation, alias, value.name))
+        path.append(_Step(relation, alias, value.this))
         relation, name = sources[alias], value.name
-        if isinstance(relation, exp.Table) and (relation.db or relation.catalog or relation.name not in ctes):
+        if isinstance(relation, exp.Table) and cte_body(relation, ctes) is None:
             return path
 
 
-def _late_key(output: str, path: list[_Step], kept: dict[str, list[_Step]], ctes: dict[str, exp.Expr],
-              unique: UniqueKeys, lates: list[_Late]) -> str | None:
-    """Record in ``lates`` the join that gives the dropped key read as ``output``, whose ``path`` leads to
-    it (one late join per original join); return the table's name, or None when it cannot be moved."""
+def _late_join(path: list[_Step], kept: dict[str, tuple[exp.Identifier, list[_Step]]], ctes: dict[str, exp.Expr],
+               unique: UniqueKeys, lates: list[_Late]) -> _Late | None:
+    """The late join (in ``lates``, added there the first time: one per original join) that gives the
+    dropped key whose ``path`` leads to a joined table; None when it cannot be joined after the group."""
     if not path:
         return None
     last, depth = path[-1], len(path) - 1
     join = next((j for j in last.select.args.get("joins") or [] if j.this.alias_or_name == last.alias), None)
-    if join is None or not lookup_join(join, ctes, unique):
+    if join is None or not lookup_join(join, ctes, unique) \
+            or any(v for k, v in join.this.args.items() if k not in _PLAIN_TABLE):
         return None
     late = next((x for x in lates if x.join is join), None)
-    if late is None:
-        on = join.args["on"]
-        grouped: dict[tuple[str, str], str] = {}
-        for ref in on.find_all(exp.Column):
-            if ref.table == last.alias:
-                continue
-            here = _Step(last.select, ref.table, ref.name)
-            key = next((out for out, steps in kept.items() if len(steps) > depth and steps[depth].same(here)
-                        and _same_route(steps, path, depth)), None)
-            if key is None or not ref.table:
-                return None  # the condition reads a column the group's keys do not carry unchanged
-            grouped[(ref.table, ref.name)] = key
-        alias = f"{LATE}{len(lates)}"
+    if late is not None:
+        return late
+    on = join.args["on"]
+    grouped: dict[tuple[str, str], exp.Identifier] = {}  # other side's column -> the kept key's output
+    for conjunct in on.flatten() if isinstance(on, exp.And) else [on]:
+        others = [c for c in conjunct.find_all(exp.Column) if c.table != last.alias]
+        if not others:
+            continue  # reads the table alone
+        if not bare_equality(conjunct) or len(others) != 1 or not others[0].table:
+            return None  # only a bare column = a bare column of the table may read the other side
+        ref = others[0]
+        here = _Step(last.select, ref.table, ref.this)
+        key = next((out for out, (_, steps) in kept.items() if len(steps) > depth and steps[depth].same(here)
+                    and _same_route(steps, path, depth)), None)
+        if key is None:
+            return None  # a column the group's keys do not carry unchanged
+        grouped[(ref.table, ref.name)] = kept[key][0]
+    alias = f"{_LATE}{len(lates)}"
 
-        def rebind(node: exp.Expr) -> exp.Expr:
-            if not isinstance(node, exp.Column):
-                return node
-            if node.table == last.alias:
-                return exp.column(node.name, table=alias, quoted=True)
-            return exp.column(grouped[(node.table, node.name)], table=GROUPED, quoted=True)
+    def rebind(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.Column):
+            return node
+        if node.table == last.alias:
+            return exp.Column(this=node.this.copy(), table=exp.to_identifier(alias, quoted=True))
+        return exp.Column(this=grouped[(node.table, node.name)].copy(), table=exp.to_identifier(_GROUPED, quoted=True))
 
-        late = _Late(join=join, alias=alias, on=on.transform(rebind), keys={})
-        lates.append(late)
-    late.keys[output] = last.column
-    return str(join.this.name)
+    late = _Late(join=join, alias=alias, on=on.transform(rebind))
+    lates.append(late)
+    return late
 
 
 def _same_route(steps: list[_Step], path: list[_Step], depth: int) -> bool:
@@ -178,18 +195,21 @@ def _same_route(steps: list[_Step], path: list[_Step], depth: int) -> bool:
 
 
 def _rewrite(query: exp.Select, lates: list[_Late], retidy: Callable[[exp.Query], object]) -> exp.Query:
-    by_output = {name: (late.alias, column) for late in lates for name, column in late.keys.items()}
-    order = [p.alias_or_name for p in query.expressions]
-    query.set("expressions", [p for p in query.expressions if p.alias_or_name not in by_output])
+    late_of = {name: late for late in lates for name in late.keys}
+    outputs = [(p.alias_or_name, _output(p)) for p in query.expressions]
+    query.set("expressions", [p for p in query.expressions if p.alias_or_name not in late_of])
     retidy(query)  # the chain drops what only the moved keys read, and the joins nothing reads then
     with_ = query.args.get("with_")
     query.set("with_", None)
     projections = []
-    for name in order:
-        table, column = by_output.get(name, (GROUPED, name))
-        projections.append(exp.alias_(exp.column(column, table=table, quoted=True), name, quoted=True))
+    for name, ident in outputs:
+        late = late_of.get(name)
+        column = late.keys[name] if late is not None else ident
+        table = late.alias if late is not None else _GROUPED
+        projections.append(exp.Alias(this=exp.Column(this=column.copy(), table=exp.to_identifier(table, quoted=True)),
+                                     alias=ident.copy()))
     outer = exp.select(*projections).from_(
-        exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(GROUPED, quoted=True))))
+        exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(_GROUPED, quoted=True))))
     for late in lates:
         table = late.join.this.copy()
         table.set("alias", exp.TableAlias(this=exp.to_identifier(late.alias, quoted=True)))

@@ -8,10 +8,10 @@ projections whose names no later part of the query mentions.
 
 It only ever drops, and only where dropping cannot change a row: never from the query's own
 output, never from a ``SELECT DISTINCT`` or a set operation (their rows depend on every column),
-never below a ``*``, never where GROUP BY or ORDER BY names a position, and never the last
-projection of a SELECT. A name counts as read when it appears as any identifier downstream (a
-column, a ``USING`` key, even an alias), so a name two relations share keeps both: conservative,
-never wrong.
+never below a ``*``, never where GROUP BY or ORDER BY names a position, never where an alias renames
+the columns by position (``AS q(a, b)``), and never the last projection of a SELECT. A name counts
+as read when it appears as any identifier downstream (a column, a ``USING`` key, even an alias), so a
+name two relations share keeps both: conservative, never wrong.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def prune_projections(query: exp.Query, ctes: set[str]) -> exp.Query:
     body_reads = _reads(query, skip=with_)
     for i in range(len(entries) - 1, -1, -1):  # readers come after what they read
         cte = entries[i]
-        if cte.alias in ctes:
+        if cte.alias in ctes and not renames(cte):
             reads = [body_reads, *(_reads(e.this) for e in entries[i + 1:])]
             if all(r is not None for r in reads):
                 _keep_only(cte.this, set().union(*reads))  # type: ignore[arg-type]
@@ -61,6 +61,12 @@ def _keep_only(select: exp.Expr, names: set[str]) -> None:
         select.set("expressions", kept)
 
 
+def renames(node: exp.Expr) -> bool:
+    """A CTE ``e(a, b)`` or a subquery ``AS q(a, b)``: its columns go by position, not by name."""
+    alias = node.args.get("alias")
+    return isinstance(alias, exp.TableAlias) and bool(alias.columns)
+
+
 def _by_position(select: exp.Select) -> bool:
     """GROUP BY 1 or ORDER BY 2: dropping a projection would shift what the number means."""
     keys = [*(select.args["group"].expressions if select.args.get("group") else []),
@@ -74,7 +80,8 @@ def _prune_from_chain(node: exp.Expr) -> None:
     while isinstance(select, exp.Select) and not select.args.get("joins"):
         from_ = select.args.get("from_")
         source = from_.this if isinstance(from_, exp.From) else None
-        if not isinstance(source, exp.Subquery) or not isinstance(source.this, exp.Select):
+        if not isinstance(source, exp.Subquery) or not isinstance(source.this, exp.Select) \
+                or renames(source):
             return
         reads = _reads(select, skip=source.this)
         if reads is None:

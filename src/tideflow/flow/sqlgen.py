@@ -19,6 +19,7 @@ from tideflow.flow.scoring import EVALUATE_SCHEMA, deep_recursion
 from tideflow.flow.workspace import Workspace
 from tideflow.project import Project
 from tideflow.recipes import (
+    ColumnType,
     EvaluateRecipe,
     GroupRecipe,
     PivotRecipe,
@@ -185,29 +186,33 @@ class RecipeCompiler:
     @staticmethod
     def reduce_keys(recipe: GroupRecipe, queries: dict[str, exp.Query], inputs: dict[str, SqlInput],
                     unique: UniqueKeys, ctes: set[str], notes: list[str]) -> dict[str, exp.Query]:
-        """Group on fewer keys where the others follow from them (``flow.groupkeys``), and join those
-        that a verified unique key gave after the group (``flow.latejoins``); said in ``notes``."""
+        """``queries`` grouped on fewer keys where the others follow from them (``flow.groupkeys``), those
+        a verified unique key gave joined after the group (``flow.latejoins``); said in ``notes``."""
         out = {}
+        types = inputs[recipe.inputs[0]].schema
         for output, query in queries.items():
-            # changed in place: ``queries`` holds copies (attach_ctes copies; a query without CTEs has no
-            # join to reduce through)
-            dropped = reduce_group_keys(query, unique, inputs[recipe.inputs[0]].schema)
+            # reduce_group_keys changes ``query`` in place: a copy (attach_ctes copies; a query without CTEs
+            # has no join to reduce through)
+            dropped = reduce_group_keys(query, unique, types)
             joins_left_out: list[str] = []
-            query, moved = join_after_group(query, dropped, unique,
-                                            partial(tidy, ctes=ctes, unique=unique, notes=joins_left_out))
-            out[output] = query
-            if dropped:
-                kept = [k for k in recipe.keys if k not in dropped]
-                one = len(dropped) == 1
-                notes.append(f"{output} groups by {', '.join(kept)} only: {', '.join(dropped)} "
-                             f"{'follows' if one else 'follow'} from {'it' if len(kept) == 1 else 'them'} "
-                             "through a join on a verified unique key")
-            for table in dict.fromkeys(moved.values()):
-                names = [n for n, t in moved.items() if t == table]
-                notes.append(f"{output} reads {', '.join(names)} from {table} after the group: one lookup per group")
-            rest = [k for k in dropped if k not in moved]
-            if rest:
-                notes.append(f"{output} reads {', '.join(rest)} with MIN (one value per group)")
+            out[output], lates = join_after_group(query, dropped, unique,
+                                                  partial(tidy, ctes=ctes, unique=unique, notes=joins_left_out))
+            if not dropped:
+                continue
+            kept = [k for k in recipe.keys if k not in dropped]
+            one = len(dropped) == 1
+            notes.append(f"{output} groups by {', '.join(kept)} only: {', '.join(dropped)} "
+                         f"{'follows' if one else 'follow'} from {'it' if len(kept) == 1 else 'them'} "
+                         "through a join on a verified unique key")
+            notes += [f"{output} reads {', '.join(names)} from {table} after the group: one lookup per group"
+                      for table, names in lates]
+            moved = {name for _, names in lates for name in names}
+            by_min = [k for k in dropped if k not in moved and types.get(k) != ColumnType.BOOLEAN]
+            by_and = [k for k in dropped if k not in moved and types.get(k) == ColumnType.BOOLEAN]
+            if by_min or by_and:
+                read = " and ".join(f"{', '.join(keys)} with {fn}"
+                                    for keys, fn in ((by_min, "MIN"), (by_and, "BOOL_AND")) if keys)
+                notes.append(f"{output} reads {read} (one value per group)")
             notes += [n for n in joins_left_out if n not in notes]
         return out
 
