@@ -37,7 +37,7 @@ def _late(sql: str) -> tuple[dict[str, str], str]:
     assert isinstance(tree, exp.Select)
     ctes = {cte.alias for cte in tree.args["with_"].expressions}
     dropped = reduce_group_keys(tree, _unique, TYPES)
-    out, lates = join_after_group(tree, dropped, _unique, lambda q: tidy(q, ctes, _unique))
+    out, lates = join_after_group(tree, dropped, _unique, lambda q, notes: tidy(q, ctes, _unique, notes))
     return {name: table for table, names in lates for name in names}, out.sql("duckdb")
 
 
@@ -50,9 +50,12 @@ CASES = [
      "ON c.id = t.card_id AND c.kind <> 'x'), "
      "w AS (SELECT card_id, k2, ROW_NUMBER() OVER (PARTITION BY card_id ORDER BY x) AS n FROM e WHERE x > 0) "
      "SELECT card_id, k2, MAX(n) AS n FROM (SELECT card_id, k2, n FROM w) AS q GROUP BY card_id, k2", {"k2": "cards"}),
-    # through a nested group keyed on both
+    # through a nested group keyed on both: it still reads the key, so moving it would narrow nothing...
     (ENRICHED + ", g AS (SELECT card_id, kind, COUNT(*) AS n FROM e GROUP BY card_id, kind) "
-     "SELECT card_id, kind, SUM(n) AS n FROM g GROUP BY card_id, kind", {"kind": "cards"}),
+     "SELECT card_id, kind, SUM(n) AS n FROM g GROUP BY card_id, kind", {}),
+    # ...unlike a nested group that reads it by MIN only
+    (ENRICHED + ", g AS (SELECT card_id, MIN(kind) AS kind, COUNT(*) AS n FROM e GROUP BY card_id) "
+     "SELECT card_id, kind, SUM(n) AS n FROM g GROUP BY card_id, kind", {}),
     # a composite key, both halves kept keys of the group
     ("WITH e AS (SELECT t.card_id, t.x, p.pk FROM main.t AS t LEFT JOIN main.pair AS p "
      "ON t.card_id = p.a AND t.x = p.b) SELECT card_id, x, pk, COUNT(*) AS n FROM e GROUP BY card_id, x, pk",
@@ -62,15 +65,20 @@ CASES = [
      "GROUP BY card_id, k2", {}),
     # the join's own key column, and a HAVING after the group: left alone
     (ENRICHED + "SELECT card_id, kind, COUNT(*) AS n FROM e GROUP BY card_id, kind HAVING COUNT(*) > 1", {}),
-    # a user's own MIN of a dropped key stays an aggregate
-    (ENRICHED + "SELECT card_id, kind, MIN(kind) AS kmin, COUNT(*) AS n FROM e GROUP BY card_id, kind",
-     {"kind": "cards"}),
+    # a user's own MIN of a dropped key stays an aggregate (and still reads the key below the group)
+    (ENRICHED + "SELECT card_id, kind, MIN(kind) AS kmin, COUNT(*) AS n FROM e GROUP BY card_id, kind", {}),
+    (ENRICHED + "SELECT card_id, kind, flag, MIN(kind) AS kmin FROM e GROUP BY card_id, kind, flag",
+     {"kind": "cards", "flag": "cards"}),
     # a CTE's own name inside it, or a later CTE's, is the stored table (no RECURSIVE)
     ("WITH x AS (SELECT t.card_id, c.kind FROM x AS t LEFT JOIN main.cards AS c ON t.card_id = c.id) "
      "SELECT card_id, kind, COUNT(*) AS n FROM x GROUP BY card_id, kind", {"kind": "cards"}),
     ("WITH e AS (SELECT t.card_id, c.kind FROM x AS t LEFT JOIN main.cards AS c ON t.card_id = c.id), "
      "x AS (SELECT card_id + 1 AS card_id FROM main.t) SELECT card_id, kind, COUNT(*) AS n FROM e "
      "GROUP BY card_id, kind", {"kind": "cards"}),
+    # an aggregate still reads the key below the group: a late join would save nothing
+    (ENRICHED + "SELECT card_id, kind, COUNT(DISTINCT kind) AS nk, COUNT(*) AS n FROM e GROUP BY card_id, kind", {}),
+    (ENRICHED + "SELECT card_id, kind, flag, COUNT(DISTINCT kind) AS nk FROM e GROUP BY card_id, kind, flag",
+     {"kind": "cards", "flag": "cards"}),                                                   # flag leaves the rows
     # a column list renames the joined table's columns by position: left alone
     ("WITH e AS (SELECT t.card_id, c.label FROM main.t AS t LEFT JOIN main.cards AS c(id, label, flag) "
      "ON t.card_id = c.id) SELECT card_id, label, COUNT(*) AS n FROM e GROUP BY card_id, label", {}),

@@ -46,6 +46,7 @@ _LATE = "_late"
 # What a joined table may carry besides its name and alias: a TABLESAMPLE, hints, a FOR SYSTEM_TIME
 # would be applied a second time by the late join, differently.
 _PLAIN_TABLE = frozenset({"this", "db", "catalog", "alias"})
+_PROBE = "tide_late_join"  # marks an original join in the copy ``_narrowing`` prunes
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,11 +71,17 @@ class _Late:
     keys: dict[str, exp.Identifier] = field(default_factory=dict)
 
 
-def join_after_group(query: exp.Query, dropped: list[str], unique: UniqueKeys,
-                     retidy: Callable[[exp.Query], object]) -> tuple[exp.Query, list[tuple[str, list[str]]]]:
+# Prunes a query's CTE chain (``flow.sqlgen.tidy``), saying in the list, when one is given, which joins it
+# left out.
+Retidy = Callable[[exp.Query, list[str] | None], object]
+
+
+def join_after_group(query: exp.Query, dropped: list[str], unique: UniqueKeys, retidy: Retidy,
+                     notes: list[str] | None = None) -> tuple[exp.Query, list[tuple[str, list[str]]]]:
     """``query`` (a grouped SELECT whose ``dropped`` keys ``flow.groupkeys`` reads with MIN or BOOL_AND)
     with each of those keys it can, joined from its table after the group (see the module docstring);
-    ``retidy`` prunes the CTE chain once the group reads less. Returns the new query and, per late join,
+    ``retidy`` prunes the CTE chain once the group reads less (the joins it leaves out said in ``notes``).
+    Returns the new query and, per late join,
     its table's name and the keys it gives (none, and ``query`` unchanged, when no key can move)."""
     if not dropped or not isinstance(query, exp.Select) or not plain_group(query) \
             or any(query.args.get(k) for k in ("having", "qualify", "order", "limit", "offset", "windows")):
@@ -98,10 +105,41 @@ def join_after_group(query: exp.Query, dropped: list[str], unique: UniqueKeys,
             late = _late_join(path, kept, ctes, unique, lates)
             if late is not None:
                 late.keys[projection.alias_or_name] = path[-1].ident
-    lates = [late for late in lates if late.keys]
+    lates = _narrowing(query, [late for late in lates if late.keys], retidy)
     if not lates:
         return query, []
-    return _rewrite(query, lates, retidy), [(str(late.join.this.name), list(late.keys)) for late in lates]
+    return _rewrite(query, lates, retidy, notes), [(str(late.join.this.name), list(late.keys)) for late in lates]
+
+
+def _narrowing(query: exp.Select, lates: list[_Late], retidy: Retidy) -> list[_Late]:
+    """The late joins worth making: those of which some column then leaves the rows below the group. On a
+    copy of ``query`` without the moved keys, pruned: where the original join still hands every column
+    it would give on (an aggregate still reads it, a DISTINCT keeps it), a late join adds work and saves
+    none, and its keys stay read with MIN."""
+    for i, late in enumerate(lates):
+        late.join.meta[_PROBE] = i
+    try:
+        probe = query.copy()
+    finally:
+        for late in lates:
+            late.join.meta.pop(_PROBE, None)
+    moved = {name for late in lates for name in late.keys}
+    probe.set("expressions", [p for p in probe.expressions if p.alias_or_name not in moved])
+    retidy(probe, None)
+    still: dict[int, exp.Select | None] = {}  # late join -> its SELECT in the probe (None: the join is gone)
+    for join in probe.find_all(exp.Join):
+        if _PROBE in join.meta:
+            still[join.meta[_PROBE]] = join.parent_select
+    worth = []
+    for i, late in enumerate(lates):
+        select = still.get(i)
+        alias = late.join.this.alias_or_name
+        columns = {ident.name for ident in late.keys.values()}
+        carried = {c.name for p in (select.expressions if select is not None else [])
+                   for c in p.find_all(exp.Column) if c.table == alias}
+        if not columns <= carried:
+            worth.append(late)
+    return worth
 
 
 def _output(projection: exp.Expr) -> exp.Identifier:
@@ -194,11 +232,11 @@ def _same_route(steps: list[_Step], path: list[_Step], depth: int) -> bool:
     return all(a.select is b.select and a.alias == b.alias for a, b in zip(steps[:depth], path[:depth], strict=True))
 
 
-def _rewrite(query: exp.Select, lates: list[_Late], retidy: Callable[[exp.Query], object]) -> exp.Query:
+def _rewrite(query: exp.Select, lates: list[_Late], retidy: Retidy, notes: list[str] | None) -> exp.Query:
     late_of = {name: late for late in lates for name in late.keys}
     outputs = [(p.alias_or_name, _output(p)) for p in query.expressions]
     query.set("expressions", [p for p in query.expressions if p.alias_or_name not in late_of])
-    retidy(query)  # the chain drops what only the moved keys read, and the joins nothing reads then
+    retidy(query, notes)  # the chain drops what only the moved keys read, and the joins nothing reads then
     with_ = query.args.get("with_")
     query.set("with_", None)
     projections = []

@@ -21,12 +21,13 @@ from sqlglot import exp
 
 def prune_projections(query: exp.Query, ctes: set[str]) -> exp.Query:
     """``query``, changed in place: its CTEs named in ``ctes`` (and every nested FROM subquery of
-    its CTEs) keep only the columns the rest of the query reads."""
+    the query and of its CTEs) keep only the columns the rest of the query reads."""
     with_ = query.args.get("with_")
     if not isinstance(with_, exp.With):
         return query
+    _prune_from_chain(query, with_)  # first: what the body's subqueries drop, its CTEs need not keep
     entries = list(with_.expressions)
-    body_reads = _reads(query, skip=with_)
+    body_reads = _reads(query, with_)
     for i in range(len(entries) - 1, -1, -1):  # readers come after what they read
         cte = entries[i]
         if cte.alias in ctes and not renames(cte):
@@ -37,11 +38,11 @@ def prune_projections(query: exp.Query, ctes: set[str]) -> exp.Query:
     return query
 
 
-def _reads(node: exp.Expr, skip: exp.Expr | None = None) -> set[str] | None:
+def _reads(node: exp.Expr, *skip: exp.Expr) -> set[str] | None:
     """Every identifier under ``node`` (outside ``skip``); None when a ``*`` reads every column."""
     names = set()
-    for part in node.walk(prune=lambda n: n is skip):
-        if part is skip:
+    for part in node.walk(prune=lambda n: any(n is s for s in skip)):
+        if any(part is s for s in skip):
             continue
         if isinstance(part, exp.Star) and not isinstance(part.parent, exp.Count):  # COUNT(*) reads none
             return None
@@ -74,8 +75,9 @@ def _by_position(select: exp.Select) -> bool:
     return any(isinstance(k, exp.Literal) and not k.is_string for k in keys)
 
 
-def _prune_from_chain(node: exp.Expr) -> None:
-    """Down a chain of ``SELECT .. FROM (SELECT ..) AS s``: each inner SELECT keeps what its outer one reads."""
+def _prune_from_chain(node: exp.Expr, with_: exp.With | None = None) -> None:
+    """Down a chain of ``SELECT .. FROM (SELECT ..) AS s``: each inner SELECT keeps what its outer one
+    reads (``with_``, the query's own CTEs, read nothing of it)."""
     select = node
     while isinstance(select, exp.Select) and not select.args.get("joins"):
         from_ = select.args.get("from_")
@@ -83,7 +85,7 @@ def _prune_from_chain(node: exp.Expr) -> None:
         if not isinstance(source, exp.Subquery) or not isinstance(source.this, exp.Select) \
                 or renames(source):
             return
-        reads = _reads(select, skip=source.this)
+        reads = _reads(select, source.this, *([with_] if with_ is not None else []))
         if reads is None:
             return
         _keep_only(source.this, reads)

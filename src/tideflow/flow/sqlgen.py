@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -190,13 +189,16 @@ class RecipeCompiler:
         a verified unique key gave joined after the group (``flow.latejoins``); said in ``notes``."""
         out = {}
         types = inputs[recipe.inputs[0]].schema
+
+        def retidy(query: exp.Query, said: list[str] | None) -> exp.Query:
+            return tidy(query, ctes, unique, said)
+
         for output, query in queries.items():
             # reduce_group_keys changes ``query`` in place: a copy (attach_ctes copies; a query without CTEs
             # has no join to reduce through)
             dropped = reduce_group_keys(query, unique, types)
             joins_left_out: list[str] = []
-            out[output], lates = join_after_group(query, dropped, unique,
-                                                  partial(tidy, ctes=ctes, unique=unique, notes=joins_left_out))
+            out[output], lates = join_after_group(query, dropped, unique, retidy, joins_left_out)
             if not dropped:
                 continue
             kept = [k for k in recipe.keys if k not in dropped]
