@@ -219,6 +219,7 @@ class _Tracer:
         whole: set[str] = set()  # the sources every column of which is determined, and exact
         transfers = [t for t in (self._transfer(select, join, sources) for join in select.args.get("joins") or [])
                      if t is not None]
+
         def holds(ref: tuple[str, str]) -> bool:
             return ref[0] in whole or ref in known
 

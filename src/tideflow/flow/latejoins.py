@@ -81,8 +81,8 @@ def join_after_group(query: exp.Query, dropped: list[str], unique: UniqueKeys, r
     """``query`` (a grouped SELECT whose ``dropped`` keys ``flow.groupkeys`` reads with MIN or BOOL_AND)
     with each of those keys it can, joined from its table after the group (see the module docstring);
     ``retidy`` prunes the CTE chain once the group reads less (the joins it leaves out said in ``notes``).
-    Returns the new query and, per late join,
-    its table's name and the keys it gives (none, and ``query`` unchanged, when no key can move)."""
+    Returns the new query and, per late join, its table's name and the keys it gives (none, and ``query``
+    unchanged, when no key can move)."""
     if not dropped or not isinstance(query, exp.Select) or not plain_group(query) \
             or any(query.args.get(k) for k in ("having", "qualify", "order", "limit", "offset", "windows")):
         return query, []
