@@ -53,7 +53,7 @@ CASES = [
     # through a nested group keyed on both: it still reads the key, so moving it would narrow nothing...
     (ENRICHED + ", g AS (SELECT card_id, kind, COUNT(*) AS n FROM e GROUP BY card_id, kind) "
      "SELECT card_id, kind, SUM(n) AS n FROM g GROUP BY card_id, kind", {}),
-    # ...unlike a nested group that reads it by MIN only
+    # ...and one that computes it (MIN(kind)) gives no bare column to join: read with MIN
     (ENRICHED + ", g AS (SELECT card_id, MIN(kind) AS kind, COUNT(*) AS n FROM e GROUP BY card_id) "
      "SELECT card_id, kind, SUM(n) AS n FROM g GROUP BY card_id, kind", {}),
     # a composite key, both halves kept keys of the group
@@ -63,7 +63,7 @@ CASES = [
     # computed from the joined column: read with MIN, not joined
     (ENRICHED + ", s AS (SELECT card_id, UPPER(kind) AS k2 FROM e) SELECT card_id, k2, COUNT(*) AS n FROM s "
      "GROUP BY card_id, k2", {}),
-    # the join's own key column, and a HAVING after the group: left alone
+    # a HAVING after the group could read the key: left alone
     (ENRICHED + "SELECT card_id, kind, COUNT(*) AS n FROM e GROUP BY card_id, kind HAVING COUNT(*) > 1", {}),
     # a user's own MIN of a dropped key stays an aggregate (and still reads the key below the group)
     (ENRICHED + "SELECT card_id, kind, MIN(kind) AS kmin, COUNT(*) AS n FROM e GROUP BY card_id, kind", {}),
