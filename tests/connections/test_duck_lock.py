@@ -86,3 +86,17 @@ def test_other_open_errors_do_not_wait(tmp_path: Path) -> None:
     assert not isinstance(caught.value, DatabaseBusy)
     assert time.monotonic() - started < 1.0
     assert "cannot open DuckDB file" in str(caught.value)
+
+
+def test_the_deployer_check_waits_for_a_short_hold_and_refuses_a_long_one(tmp_path: Path) -> None:
+    from tideflow.automation.deploy_connections import DeployRefused, ResolvedConnection, check_opens
+
+    path = tmp_path / "wh.duckdb"
+    duckdb.connect(str(path)).close()
+    conn = ResolvedConnection("warehouse", DuckDBConnection(type="duckdb", path=str(path)), "node", None)
+    with held(path, 1.0):
+        check_opens(conn, tmp_path)  # a build's short hold: waited for, then the file opens read-only
+    with held(path, 60.0), pytest.raises(DeployRefused) as caught:
+        check_opens(conn, tmp_path)
+    message = str(caught.value)
+    assert message.startswith("connection 'warehouse' cannot be opened: ") and "held by another process" in message

@@ -158,7 +158,7 @@ def check_opens(conn: ResolvedConnection, project_root: Path) -> None:
 
 
 def _check_duckdb(name: str, spec: DuckDBConnection) -> None:
-    import duckdb
+    from tideflow.connections.duck import open_duckdb
 
     if spec.path == ":memory:":
         return
@@ -168,11 +168,7 @@ def _check_duckdb(name: str, spec: DuckDBConnection) -> None:
             raise ConnectionError_(f"connection {name!r}: folder {path.parent} of DuckDB file {path.name} "
                                    "does not exist")
         return  # a fresh node: the first build creates the file
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as err:
-        raise ConnectionError_(f"connection {name!r}: cannot open DuckDB file {path}: "
-                               f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+    con = open_duckdb(str(path), name, read_only=True)  # waits a while for a build's lock
     try:
         con.execute("SELECT 1").fetchall()
     finally:

@@ -32,6 +32,29 @@ def _ident(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 
+def open_duckdb(path: str, connection: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file ``path`` of ``connection``, waiting up to ``LOCK_WAIT_S`` while another
+    process holds its lock (DuckDB admits one process per file while one writes: another build, a
+    ``tide dataset head``, an API node building a lookup's index); ``DatabaseBusy`` after that, and
+    ``ConnectionError_`` naming the connection and the file for any other failure."""
+    deadline = time.monotonic() + LOCK_WAIT_S
+    pause_s = 0.005
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as err:
+            if _LOCKED not in str(err):
+                raise ConnectionError_(f"connection {connection!r}: cannot open DuckDB file {path}: "
+                                       f"{err}") from None
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(f"connection {connection!r}: DuckDB file {path} is held by another "
+                                   f"process for more than {LOCK_WAIT_S:g} s: {err}") from None
+            time.sleep(pause_s)
+            pause_s = min(pause_s * 2, 0.1)
+        except duckdb.Error as err:
+            raise ConnectionError_(f"connection {connection!r}: cannot open DuckDB file {path}: {err}") from None
+
+
 class DuckDBDatabase:
     """A DuckDB database (file or memory) opened once, shared by threads through cursors."""
 
@@ -59,26 +82,7 @@ class DuckDBDatabase:
         return DuckDBSql(self.name, self.root_connection().cursor(), self.spec.schema_)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        """Open the file, waiting up to ``LOCK_WAIT_S`` while another process holds its lock (DuckDB
-        admits one process per file while one writes: another build, a ``tide dataset head``, an API
-        node building a lookup's index); ``DatabaseBusy`` after that."""
-        deadline = time.monotonic() + LOCK_WAIT_S
-        pause_s = 0.005
-        while True:
-            try:
-                return duckdb.connect(self.path)
-            except duckdb.IOException as err:
-                if _LOCKED not in str(err):
-                    raise ConnectionError_(f"connection {self.name!r}: cannot open DuckDB file {self.path}: "
-                                           f"{err}") from None
-                if time.monotonic() >= deadline:
-                    raise DatabaseBusy(f"connection {self.name!r}: DuckDB file {self.path} is held by another "
-                                       f"process for more than {LOCK_WAIT_S:g} s: {err}") from None
-                time.sleep(pause_s)
-                pause_s = min(pause_s * 2, 0.1)
-            except duckdb.Error as err:
-                raise ConnectionError_(f"connection {self.name!r}: cannot open DuckDB file {self.path}: {err}"
-                                       ) from None
+        return open_duckdb(self.path, self.name)
 
     def close(self) -> None:
         with self._lock:
