@@ -313,6 +313,11 @@ def test_split_rules_and_random(engines: dict[str, Any], rows: list[dict[str, An
         "name": "s", "type": "split", "inputs": ["t"], "outputs": ["train", "test"],
         "random": {"seed": 42, "key": [ID, S, D, B], "ratios": {"train": 0.7, "test": 0.3}}})
     check(by_ratio, {"t": frame(rows)}, engines)
+    # ratios summing to less than 1 leave a band of rows: else_output takes them on every engine
+    by_ratio_else = recipe_adapter.validate_python({
+        "name": "s", "type": "split", "inputs": ["t"], "outputs": ["a", "b", "rest"],
+        "random": {"seed": 7, "key": [ID], "ratios": {"a": 0.3, "b": 0.3}}, "else_output": "rest"})
+    check(by_ratio_else, {"t": frame(rows)}, engines)
 
 
 @pytest.mark.postgres

@@ -443,7 +443,8 @@ def test_split_rules_first_match_wins_and_null_is_false(duck: Any, pg_conn: Any,
     assert out == {"ge5": [(5,), (10,)], "ge1": [(1,)], "other": [(None,)]}
 
 
-def test_random_split_is_the_documented_hash(duck: Any, pg_conn: Any, pg_schema: str) -> None:
+@pytest.mark.parametrize("else_output", [None, "c"])
+def test_random_split_is_the_documented_hash(duck: Any, pg_conn: Any, pg_schema: str, else_output: str | None) -> None:
     import hashlib
 
     rows = [(i, f"k{i}" if i % 3 else None) for i in range(40)]
@@ -453,15 +454,18 @@ def test_random_split_is_the_documented_hash(duck: Any, pg_conn: Any, pg_schema:
         inputs=["t"],
         outputs=["a", "b", "c"],
         random={"seed": 9, "key": ["id", "s"], "ratios": {"a": 0.5, "b": 0.25}},
+        else_output=else_output,
     )
     out = run(spec, tables, duck, pg_conn, pg_schema)
     expected: dict[str, list[tuple[Any, ...]]] = {"a": [], "b": [], "c": []}
     for row in rows:
         h = int(hashlib.md5(f"9|{row[0]}|{row[1] or ''}".encode()).hexdigest()[:8], 16)
-        name = "a" if h < int(0.5 * 16**8) else "b" if h < int(0.75 * 16**8) else None
+        name = "a" if h < int(0.5 * 16**8) else "b" if h < int(0.75 * 16**8) else else_output
         if name:
             expected[name].append(row)
     assert out == {k: sort_rows(v) for k, v in expected.items()}
+    if else_output:  # the quarter past the bands is not lost
+        assert sum(len(v) for v in out.values()) == len(rows) and out["c"]
 
 
 def test_pivot_with_discovered_values(duck: Any, pg_conn: Any, pg_schema: str) -> None:

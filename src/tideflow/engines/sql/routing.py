@@ -94,6 +94,9 @@ def compile_split(recipe: v.SplitRecipe, source: SqlInput, ctx: Ctx) -> dict[str
                 )
             conditions[name].append(_in_range(hashed, cumulative, cumulative + ratio))
             cumulative += ratio
+        # the rows past the last band (the ratios sum to less than 1) go to else_output
+        bound = hex_threshold(cumulative)
+        rest = exp.false() if bound is None else exp.GTE(this=hashed.copy(), expression=exp.Literal.string(bound))
     else:
         matched: list[exp.Expr] = []
         for i, rule in enumerate(recipe.rules or []):
@@ -106,13 +109,14 @@ def compile_split(recipe: v.SplitRecipe, source: SqlInput, ctx: Ctx) -> dict[str
             earlier = [exp.Not(this=m.copy()) for m in matched]
             conditions[rule.output].append(and_all([cond.copy(), *earlier]))
             matched.append(cond)
-        if recipe.else_output is not None:
-            if recipe.else_output not in conditions:
-                raise ctx.error(
-                    "else_output",
-                    f"unknown output {recipe.else_output!r}; expected one of {', '.join(map(repr, recipe.outputs))}",
-                )
-            conditions[recipe.else_output].append(and_all([exp.Not(this=m.copy()) for m in matched]))
+        rest = and_all([exp.Not(this=m.copy()) for m in matched])
+    if recipe.else_output is not None:
+        if recipe.else_output not in conditions:
+            raise ctx.error(
+                "else_output",
+                f"unknown output {recipe.else_output!r}; expected one of {', '.join(map(repr, recipe.outputs))}",
+            )
+        conditions[recipe.else_output].append(rest)
     result: dict[str, tuple[exp.Query, Schema]] = {}
     for name, conds in conditions.items():
         query = select([col(c) for c in rel.schema], rel).where(
