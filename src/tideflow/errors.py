@@ -82,6 +82,23 @@ def name_too_long(what: str, name: str, database: str, limit: int | None) -> str
             f"bytes of a name (two long names could become one): expected at most {limit} bytes, shorten it")
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def case_clash(what: str, names: Iterable[str]) -> str | None:
+    """The message when two of ``names`` differ only by the case of ASCII letters, else None. DuckDB
+    (and Spark SQL) take such names for one column: a table keeps the second as ``A_1`` and a query
+    reads either for the other, so one dataset's columns must differ by more than case."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.translate(_ASCII_LOWER)
+        if key in seen and seen[key] != name:
+            return (f"{what} {seen[key]!r} and {name!r} differ only by case; DuckDB and Spark SQL take them for "
+                    f"one column: expected names that differ by more than case, rename one")
+        seen.setdefault(key, name)
+    return None
+
+
 class TideflowError(Exception):
     """Base of every error Tideflow raises on purpose."""
 

@@ -86,6 +86,10 @@ PREPARE_STEPS: list[list[dict[str, Any]]] = [
                               f"OR \"{S}\" ILIKE '\\Y%'"}],
     [{"op": "regex_extract", "column": S, "pattern": "([0-9]*)", "group": 1, "output": "d0"},
      {"op": "regex_extract", "column": S, "pattern": "([a-z]*)([0-9]+)", "group": 1, "output": "d1"}],
+    # the portable regex subset (tideflow.recipes.regex): classes, alternation, non-capturing groups, anchors
+    [{"op": "regex_extract", "column": S, "pattern": p, "group": g, "output": f"r{i}"}
+     for i, (p, g) in enumerate((("^([A-Za-z]+)[0-9]?", 1), ("(?:ab|[^a-z0-9])+([0-9]{1,3})", 1),
+                                 ("([]a-]+)|(x+)$", 2), ("[\\d\\s]([^ ]*)", 0), ("\\.(.)", 1)))],
     # Doubles that are not finite (the generator draws inf, -inf, NaN and -0.0): docs/recipes.md's rules.
     [{"op": "formula", "column": c, "expr": e} for c, e in (
         ("sq", f'SQRT("{V}")'), ("ln", f'LN("{V}")'), ("ex", f'EXP("{V}")'), ("p0", f'POWER("{V}", 0)'),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from tideflow.recipes.base import (
     Expression,
@@ -148,8 +148,8 @@ class SplitColumnStep(Strict):
 class RegexExtractStep(Strict):
     """Extract capture ``group`` of the first match of ``pattern``; no match gives NULL.
 
-    Use the regular-expression syntax common to RE2, PostgreSQL and Rust: classes, ``\\d``,
-    quantifiers, groups and alternation; no look-around and no back-references.
+    Use the regular-expression syntax common to RE2, PostgreSQL and Rust (``tideflow.recipes.regex``):
+    classes, ``\\d``, greedy quantifiers, groups and alternation, ``^`` and ``$``; anything else is refused.
     """
 
     op: Literal["regex_extract"]
@@ -157,6 +157,16 @@ class RegexExtractStep(Strict):
     pattern: str = Field(min_length=1)
     group: StrictInt = Field(default=1, ge=0)
     output: Name
+
+    @field_validator("pattern")
+    @classmethod
+    def _portable(cls, pattern: str) -> str:
+        from tideflow.recipes.regex import portable_regex_problem
+
+        problem = portable_regex_problem(pattern)
+        if problem is not None:
+            raise ValueError(f"expected a pattern every engine reads the same way, got {problem} in {pattern!r}")
+        return pattern
 
 
 DatePart = Literal["year", "quarter", "month", "week", "day", "dayofweek", "dayofyear", "hour", "minute",

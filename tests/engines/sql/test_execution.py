@@ -472,7 +472,7 @@ def test_pivot_with_discovered_values(duck: Any, pg_conn: Any, pg_schema: str) -
     tables = {
         "t": (
             {"k": T.STRING, "c": T.STRING, "v": T.INTEGER},
-            [("x", "b", 1), ("x", "a", 2), ("x", "a", 3), ("y", "B", 4), ("y", None, 5)],
+            [("x", "c", 1), ("x", "a", 2), ("x", "a", 3), ("y", "B", 4), ("y", None, 5)],
         )
     }
     spec = recipe(type="pivot", inputs=["t"], index=["k"], column="c", aggregations=[{"fn": "sum", "column": "v"}])
@@ -482,7 +482,7 @@ def test_pivot_with_discovered_values(duck: Any, pg_conn: Any, pg_schema: str) -
     p_values = [
         r[0] for r in fetch_pg(pg_conn, discover_pivot_values_query(spec, inputs_for(tables, pg_schema), "postgres"))
     ]
-    assert d_values == p_values == ["B", "a", "b"]
+    assert d_values == p_values == ["B", "a", "c"]  # by code point
     d = fetch_duck(duck, compile_recipe(spec, inputs_for(tables), "duckdb", pivot_values=d_values)["out"])
     p = fetch_pg(pg_conn, compile_recipe(spec, inputs_for(tables, pg_schema), "postgres", pivot_values=p_values)["out"])
     assert sort_rows(d) == sort_rows(p) == [("x", None, 5, 1), ("y", 4, None, None)]

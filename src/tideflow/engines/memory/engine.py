@@ -15,7 +15,7 @@ from tideflow.engines.memory.python_recipe import run_python
 from tideflow.engines.memory.relational import run_distinct, run_join, run_sort, run_stack, run_top_n
 from tideflow.engines.memory.sampling import run_sample, run_split
 from tideflow.engines.memory.window import run_window
-from tideflow.errors import BuildError, ProjectError, TideflowError, did_you_mean
+from tideflow.errors import BuildError, ProjectError, TideflowError, case_clash, did_you_mean
 from tideflow.recipes import RecipeSpec
 from tideflow.recipes import visual as v
 from tideflow.recipes.code import PythonRecipe, SqlRecipe
@@ -49,6 +49,10 @@ def run_recipe(
     try:
         frames = {name: normalize(inputs[name]) for name in recipe.inputs}
         results = _dispatch(recipe, frames, project_dir, at)
+        for name, frame in results.items():
+            message = case_clash(f"output {name!r}: columns", frame.columns)
+            if message is not None:
+                raise at.error("outputs", message)
         return {name: normalize(frame) for name, frame in results.items()}
     except TideflowError:
         raise

@@ -158,8 +158,7 @@ def sql_output_schema(recipe: SqlRecipe, inputs: Mapping[str, SqlInput], ctx: Ct
     if not isinstance(typed, exp.Query):
         raise ProjectError("expected a query")
     schema: Schema = {}
-    for projection in typed.selects:
-        name = projection.alias_or_name
+    for projection, name in zip(typed.selects, _output_names(tree, typed, inputs), strict=True):
         typ = logical_type(projection.type) if projection.type is not None else None
         if typ is None:
             raise ctx.error(
@@ -167,8 +166,38 @@ def sql_output_schema(recipe: SqlRecipe, inputs: Mapping[str, SqlInput], ctx: Ct
                 f"cannot infer the type of output column {name!r} "
                 f"(got {projection.type.sql() if projection.type else 'unknown'}): add a CAST",
             )
+        if name in schema:
+            raise ctx.error("sql", f"the query returns two columns named {name!r}: expected unique output "
+                                   "names, give one an alias")
         schema[name] = typ
     return schema
+
+
+def _output_names(tree: exp.Query, typed: exp.Query, inputs: Mapping[str, SqlInput]) -> list[str]:
+    """The names the database gives the query's columns. The qualifier folds every name to lower case
+    in a case-insensitive dialect (DuckDB); the database keeps a quoted alias or column as written
+    (``AS "TotalAmount"``), and a column a star expands as its input has it. An unquoted name stays
+    folded: PostgreSQL folds it, DuckDB compares it without case."""
+    names = [projection.alias_or_name for projection in typed.selects]
+    written = tree.selects
+    if len(written) == len(names) and not any(isinstance(w, exp.Star) or w.is_star for w in written):
+        for i, projection in enumerate(written):
+            ident = projection.args.get("alias") if isinstance(projection, exp.Alias) else projection.this
+            if isinstance(ident, exp.TableAlias):
+                ident = ident.this
+            if isinstance(ident, exp.Identifier) and ident.quoted and ident.name.lower() == names[i].lower():
+                names[i] = ident.name
+        return names
+    by_folded: dict[str, set[str]] = {}
+    quoted = [w.args["alias"].this for w in written
+              if isinstance(w, exp.Alias) and w.args["alias"].quoted]
+    for column in [*(c for source in inputs.values() for c in source.schema), *quoted]:
+        by_folded.setdefault(column.lower(), set()).add(column)
+    for i, name in enumerate(names):
+        found = by_folded.get(name.lower(), set())
+        if len(found) == 1 and name not in found:
+            names[i] = next(iter(found))
+    return names
 
 
 _UNRESOLVED = (

@@ -26,7 +26,7 @@ from tideflow.engines.sql.relational import (
     compile_window,
 )
 from tideflow.engines.sql.routing import compile_pivot, compile_sample, compile_split, discover_pivot_values
-from tideflow.errors import ProjectError, UnsupportedPushdown, did_you_mean
+from tideflow.errors import ProjectError, UnsupportedPushdown, case_clash, did_you_mean
 from tideflow.recipes import RecipeSpec
 from tideflow.recipes import visual as v
 from tideflow.recipes.code import PythonRecipe, SqlRecipe
@@ -64,6 +64,14 @@ def _one_output(recipe: RecipeSpec, ctx: Ctx) -> str:
     return recipe.outputs[0]
 
 
+def _distinct_names(schemas: Mapping[str, Schema], ctx: Ctx) -> None:
+    """Every output's columns differ by more than case (DuckDB would rename or confuse them)."""
+    for name, schema in schemas.items():
+        message = case_clash(f"output {name!r}: columns", schema)
+        if message is not None:
+            raise ctx.error("outputs", message)
+
+
 def _compile(
     recipe: RecipeSpec,
     inputs: Mapping[str, SqlInput],
@@ -72,6 +80,17 @@ def _compile(
     where: str | None,
 ) -> Compiled:
     ctx = Ctx(traits_for(dialect), _where(recipe, where))
+    compiled = _compile_outputs(recipe, inputs, pivot_values, ctx)
+    _distinct_names({name: schema for name, (_, schema) in compiled.items()}, ctx)
+    return compiled
+
+
+def _compile_outputs(
+    recipe: RecipeSpec,
+    inputs: Mapping[str, SqlInput],
+    pivot_values: Sequence[object] | None,
+    ctx: Ctx,
+) -> Compiled:
     if isinstance(recipe, PythonRecipe):
         raise UnsupportedPushdown(f"python recipe {recipe.name!r}", "Python recipes run in memory, not in SQL")
     _check_inputs(recipe, inputs, ctx)
@@ -141,7 +160,9 @@ def output_schema(
     if isinstance(recipe, SqlRecipe):
         ctx = Ctx(traits_for("duckdb"), _where(recipe, where))
         _check_inputs(recipe, inputs, ctx)
-        return {_one_output(recipe, ctx): sql_output_schema(recipe, inputs, ctx)}
+        schemas = {_one_output(recipe, ctx): sql_output_schema(recipe, inputs, ctx)}
+        _distinct_names(schemas, ctx)
+        return schemas
     compiled = _compile(recipe, inputs, "duckdb", pivot_values, where)
     return {name: schema for name, (_, schema) in compiled.items()}
 
