@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import uuid
@@ -122,10 +123,24 @@ def arrow_type(logical: ColumnType) -> pa.DataType:
     return _ARROW_TYPES[logical]
 
 
-def temp_table_name(target: str) -> str:
-    """A fresh name for the table a build writes before swapping it in (fits PostgreSQL's 63 bytes)."""
+def temp_prefix(target: str) -> str:
+    """What every temporary table of ``target`` starts with: its name made safe and cut to 30 characters,
+    then a digest of the whole name, so that no other table's temporaries share it (``big`` and
+    ``big_copy``, or two names alike in their first 30 characters)."""
     safe = re.sub(r"[^0-9A-Za-z_]", "_", target)[:30]
-    return f"{TEMP_PREFIX}{safe}_{uuid.uuid4().hex[:10]}"
+    return f"{TEMP_PREFIX}{safe}_{hashlib.sha1(target.encode('utf-8')).hexdigest()[:8]}_"
+
+
+def temp_table_name(target: str) -> str:
+    """A fresh name for the table a build writes before swapping it in (61 ASCII bytes at most: fits
+    PostgreSQL's 63)."""
+    return f"{temp_prefix(target)}{uuid.uuid4().hex[:10]}"
+
+
+def is_temp_of(name: str, target: str) -> bool:
+    """``name`` is a temporary table of ``target`` (one a failed or killed build left behind)."""
+    prefix = temp_prefix(target)
+    return name.startswith(prefix) and re.fullmatch(r"[0-9a-f]{10}", name[len(prefix):]) is not None
 
 
 def read_secret(project_root: Path, key: str, *, connection: str) -> str:

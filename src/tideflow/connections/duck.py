@@ -13,7 +13,14 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from tideflow.connections.base import TEMP_PREFIX, BeforeSwap, SqlConnection, read_schema, temp_table_name
+from tideflow.connections.base import (
+    BeforeSwap,
+    SqlConnection,
+    is_temp_of,
+    read_schema,
+    temp_prefix,
+    temp_table_name,
+)
 from tideflow.errors import ConnectionError_
 from tideflow.project import DuckDBConnection
 from tideflow.recipes import Schema
@@ -209,13 +216,13 @@ class DuckDBSql(SqlConnection):
         return f"{row[0]}:{row[1]}" if row else "missing"
 
     def drop_stale_temps(self, table: str) -> None:
-        prefix = temp_table_name(table).rsplit("_", 1)[0] + "_"
+        prefix = temp_prefix(table)
         rows = self.con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND starts_with(table_name, ?)",
             [self.schema, prefix],
         ).fetchall()
         for (name,) in rows:
-            if str(name).startswith(TEMP_PREFIX):
+            if is_temp_of(str(name), table):
                 self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(str(name))}")
 
     def close(self) -> None:

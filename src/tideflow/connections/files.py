@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -145,6 +146,9 @@ class FileStore:
         """Write to a temporary file beside the target, then rename over it (atomic on POSIX)."""
         path = self.path_of(dataset)
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # a killed build's leftovers
+            if re.fullmatch(r"[0-9a-f]{8}", stale.name[len(path.name) + 2 : -4]):
+                stale.unlink(missing_ok=True)
         temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             if dataset.file_format == "csv":

@@ -14,14 +14,15 @@ import pyarrow.csv as pacsv
 from sqlglot import exp
 
 from tideflow.connections.base import (
-    TEMP_PREFIX,
     BeforeSwap,
     SqlConnection,
     arrow_type,
+    is_temp_of,
     logical_type,
     read_env_secret,
     read_schema,
     read_secret,
+    temp_prefix,
     temp_table_name,
 )
 from tideflow.errors import ConnectionError_, MissingExtraError, ProjectError, did_you_mean, name_too_long
@@ -257,13 +258,13 @@ class PostgresSql(SqlConnection):
         return f"{row[0]}:{row[1]}" if row else "missing"
 
     def drop_stale_temps(self, table: str) -> None:
-        prefix = temp_table_name(table).rsplit("_", 1)[0] + "_"
+        prefix = temp_prefix(table)
         rows = self.con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND left(table_name, %s) = %s",
             (self.schema, len(prefix), prefix),
         ).fetchall()
         for (name,) in rows:
-            if str(name).startswith(TEMP_PREFIX):
+            if is_temp_of(str(name), table):
                 self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(str(name))}")
 
     def close(self) -> None:

@@ -148,7 +148,9 @@ class Workspace:
         conn = self.project.connection_of(dataset)
         if self.is_files(dataset):
             return self.files(conn).write_arrow(spec, data)
-        return self.sql(conn).write_arrow(spec.table_name, data)
+        sql = self.sql(conn)
+        sql.drop_stale_temps(spec.table_name)  # a killed build's leftovers
+        return sql.write_arrow(spec.table_name, data)
 
     def read_batches(self, dataset: str, batch_rows: int) -> Generator[pa.RecordBatch, None, None]:
         """The rows of ``dataset`` in record batches, streamed from its database on a connection of
@@ -172,8 +174,9 @@ class Workspace:
                       before_swap: BeforeSwap | None = None) -> int:
         """Atomically replace a SQL dataset with ``batches``, written as they come."""
         spec = self.dataset_spec(dataset)
-        return self.sql(self.project.connection_of(dataset)).write_batches(spec.table_name, schema, batches,
-                                                                           before_swap)
+        sql = self.sql(self.project.connection_of(dataset))
+        sql.drop_stale_temps(spec.table_name)  # a killed build's leftovers
+        return sql.write_batches(spec.table_name, schema, batches, before_swap)
 
     def estimated_bytes(self, dataset: str) -> int | None:
         """A rough size of ``dataset`` (its files, or the table's storage), or None when unknown."""
