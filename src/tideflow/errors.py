@@ -9,7 +9,8 @@ Every error says *what* went wrong, *where* (file, line, key path, recipe, datas
     │   └── GraphError          the Flow graph is wrong (cycle, two recipes writing one dataset)
     ├── ExpressionError         a recipe expression uses an unknown column/function or a subquery
     ├── ConnectionError_        a database or file cannot be reached or read
-    │   └── DatabaseBusy        another process holds a DuckDB file for over 5 s (connections.duck)
+    │   ├── DatabaseBusy        another process holds a DuckDB file for over 5 s (connections.duck)
+    │   └── BuildBusy           another build of the project runs for over 5 s (flow.buildlock)
     ├── UnsupportedPushdown     a recipe cannot be compiled to SQL (the planner picks another engine)
     ├── BuildError              a recipe failed while running; previous outputs are intact
     ├── ChecksFailed            (tideflow.checks) an error-level check rejected a new output

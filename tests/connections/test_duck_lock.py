@@ -3,13 +3,9 @@ another process that holds it (a short read, another command), then says clearly
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import duckdb
@@ -20,6 +16,8 @@ from tideflow.connections.duck import LOCK_WAIT_S
 from tideflow.errors import ConnectionError_
 from tideflow.project import DuckDBConnection
 
+from ..holding import holding
+
 HOLD = """
 import sys, time, duckdb
 con = duckdb.connect(sys.argv[1])
@@ -29,20 +27,9 @@ con.close()
 """
 
 
-@contextmanager
-def held(path: Path, seconds: float) -> Iterator[subprocess.Popen[str]]:
-    """Another process holds ``path`` open read-write for ``seconds``; stopped by its PID after."""
-    process = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE,
-                               text=True)
-    try:
-        assert process.stdout is not None and process.stdout.readline().strip() == "holding"
-        yield process
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+def held(path: Path, seconds: float) -> AbstractContextManager[subprocess.Popen[str]]:
+    """Another process holds ``path`` open read-write for ``seconds``."""
+    return holding(HOLD, str(path), str(seconds))
 
 
 def _database(root: Path, path: str = "wh.duckdb") -> DuckDBDatabase:

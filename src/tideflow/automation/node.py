@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tideflow.automation.runs import LockBusy, RunHistory, database_lock
+from tideflow.automation.runs import RunHistory, database_lock
 from tideflow.automation.scenarios import (
     AfterScenarioTrigger,
     DatasetChangedTrigger,
@@ -41,6 +41,7 @@ from tideflow.automation.scenarios_run import ScenarioBusy, run_scenario
 from tideflow.automation.triggers import parse_cron, result_digest, time_firings
 from tideflow.errors import TideflowError
 from tideflow.project import Project, load_project
+from tideflow.project.filelock import LockBusy
 
 LOG = logging.getLogger("tideflow.automation")
 

@@ -12,15 +12,15 @@ one scenario apart (threads and processes alike: each lock opens its own file de
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tideflow.project.filelock import FileLock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scenario_runs (
@@ -221,48 +221,6 @@ class RunHistory:
 def _run(row: tuple[Any, ...]) -> RunRecord:
     return RunRecord(run_id=row[0], scenario=row[1], trigger=row[2], params=json.loads(row[3]), outcome=row[4],
                      failed_step=row[5], message=row[6], started_at=row[7], finished_at=row[8])
-
-
-class LockBusy(Exception):
-    """The lock is held by another run."""
-
-
-class FileLock:
-    """An exclusive ``flock`` on ``path``; ``acquire(wait_s=0)`` fails at once when it is held."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self, wait_s: float = 0.0, poll_s: float = 0.05) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise LockBusy(str(self.path)) from None
-                time.sleep(poll_s)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> FileLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
 
 def locks_dir(state_dir: Path) -> Path:

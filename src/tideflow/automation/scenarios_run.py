@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tideflow.automation.reporters import Delivery, deliver, wants
-from tideflow.automation.runs import LockBusy, RunHistory, RunRecord, database_lock, scenario_lock
+from tideflow.automation.runs import RunHistory, RunRecord, database_lock, scenario_lock
 from tideflow.automation.scenarios import (
     MetricCondition,
     RunSqlStep,
@@ -37,6 +37,7 @@ from tideflow.automation.sql_values import SqlValueError, render_sql
 from tideflow.automation.steps import CHILD_KINDS, DATABASE_KINDS, ChildResult, run_in_child
 from tideflow.errors import ProjectError, TideflowError, did_you_mean
 from tideflow.project import Project
+from tideflow.project.filelock import LockBusy
 
 DATABASE_WAIT_S = 6 * 3600.0
 _OPS: dict[str, Callable[[float, float], bool]] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -74,7 +75,11 @@ class DuckDBDatabase:
             self.path = ":memory:"
         else:
             path = (project_root / spec.path).resolve()
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ConnectionError_(f"connection {name!r}: cannot create folder {path.parent} for DuckDB file "
+                                       f"{path.name}: {err.strerror or err}") from None
             self.path = str(path)
 
     def root_connection(self) -> duckdb.DuckDBPyConnection:
@@ -209,11 +214,19 @@ class DuckDBSql(SqlConnection):
         return counts
 
     def fingerprint(self, table: str) -> str:
-        rows = self.con.execute(  # fetchall: see _swap
-            f"SELECT count(*)::BIGINT, coalesce(bit_xor(hash(t)), 0)::VARCHAR FROM {self._qualified(table)} AS t"
+        """Row count, the sum of the rows' hashes and the columns' names and types. A sum, not an XOR: two
+        equal rows would cancel in an XOR, and so would a change to one of them."""
+        columns = self.con.execute(  # fetchall: see _swap
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [self.schema, table],
+        ).fetchall()
+        rows = self.con.execute(
+            f"SELECT count(*)::BIGINT, coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM {self._qualified(table)} AS t"
         ).fetchall()
         row = rows[0] if rows else None
-        return f"{row[0]}:{row[1]}" if row else "missing"
+        shape = hashlib.sha256(repr(columns).encode()).hexdigest()[:12]
+        return f"{row[0]}:{row[1]}:{shape}" if row else "missing"
 
     def drop_stale_temps(self, table: str) -> None:
         prefix = temp_prefix(table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import uuid
@@ -127,6 +128,8 @@ class PostgresSql(SqlConnection):
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
             (self.schema, table),
         ).fetchall()
+        if not rows:  # a materialized view: the information schema does not list its columns
+            rows = self._catalog_columns(table, kinds=("m",))
         if not rows:
             return None
         where = f"table {self.schema}.{table} on connection {self.name!r}"
@@ -247,15 +250,38 @@ class PostgresSql(SqlConnection):
                 self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
             raise
 
-    def fingerprint(self, table: str) -> str:
-        """Row count and the sum of row-version ids (``xmin``): any insert, update or delete changes it.
+    def _catalog_columns(self, table: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(name, type) of the columns of relation ``table`` when its kind (``pg_class.relkind``) is one of
+        ``kinds``, from the catalog."""
+        rows = self.con.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
+            "JOIN pg_class AS c ON c.oid = a.attrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relkind = ANY(%s) AND a.attnum > 0 "
+            "AND NOT a.attisdropped ORDER BY a.attnum",
+            (self.schema, table, list(kinds)),
+        ).fetchall()
+        return [(str(n), str(t)) for n, t in rows]
 
-        5x cheaper than hashing every row's text (measured: 0.5 s vs 2.8 s for 2M rows).
+    def fingerprint(self, table: str) -> str:
+        """Row count, a sum over the rows and the columns' names and types: any insert, update or delete,
+        and any added, dropped, renamed or retyped column, changes it.
+
+        A table (or materialized view) sums its row-version ids (``xmin``): 5x cheaper than hashing every
+        row's text (measured: 0.5 s vs 2.8 s for 2M rows). A view or a foreign table has no row versions:
+        it sums a hash of each row's text.
         """
+        kind = self.con.execute(
+            "SELECT c.relkind FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s", (self.schema, table)).fetchone()
+        if kind is None:
+            return "missing"
+        columns = self._catalog_columns(table, kinds=(str(kind[0]),))
+        shape = hashlib.sha256(json.dumps(columns).encode()).hexdigest()[:12]
+        rows = "xmin::text::bigint" if kind[0] in ("r", "p", "m") else "hashtextextended(t::text, 0)::numeric"
         row = self.con.execute(
-            f"SELECT count(*), coalesce(sum(xmin::text::bigint), 0) FROM {self._qualified(table)}"
+            f"SELECT count(*), coalesce(sum({rows}), 0) FROM {self._qualified(table)} AS t"
         ).fetchone()
-        return f"{row[0]}:{row[1]}" if row else "missing"
+        return f"{row[0]}:{row[1]}:{shape}" if row else "missing"
 
     def drop_stale_temps(self, table: str) -> None:
         prefix = temp_prefix(table)

@@ -103,7 +103,22 @@ class Project:
         recipe = self.recipes[name]
         payload = json.dumps(recipe.model_dump(mode="json", by_alias=True), sort_keys=True)
         payload += "\0" + self.code.get(name, "")
+        places = {d: self.data_place(d) for d in [*recipe.inputs, *recipe.outputs]}
+        payload += "\0" + json.dumps(places, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def data_place(self, dataset: str) -> dict[str, object]:
+        """Where ``dataset`` lives and how it is read: its connection (and where that points), its table or
+        file, the column types it declares. A recipe is outdated when any of these changes for one of its
+        inputs or outputs: moving an output and moving it back must not serve the old table."""
+        spec = self.dataset(dataset)
+        connection = self.connection_of(dataset)
+        conn_spec = self.config.connections.get(connection)
+        where = conn_spec.model_dump(mode="json", by_alias=True) if conn_spec is not None else {}
+        return {"connection": connection,
+                "at": {k: where[k] for k in ("type", "path", "schema", "host", "port", "dbname", "root") if k in where},
+                "table": spec.table_name, "path": spec.path, "format": spec.format,
+                "types": {c: str(t) for c, t in (spec.types or {}).items()}}
 
 
 def load_project(root: str | Path) -> Project:

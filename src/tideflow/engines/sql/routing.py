@@ -96,7 +96,9 @@ def compile_split(recipe: v.SplitRecipe, source: SqlInput, ctx: Ctx) -> dict[str
             cumulative += ratio
         # the rows past the last band (the ratios sum to less than 1) go to else_output
         bound = hex_threshold(cumulative)
-        rest = exp.false() if bound is None else exp.GTE(this=hashed.copy(), expression=exp.Literal.string(bound))
+        rest: exp.Expr = exp.false()
+        if bound is not None:
+            rest = exp.GTE(this=hashed.copy(), expression=exp.Literal.string(bound))
     else:
         matched: list[exp.Expr] = []
         for i, rule in enumerate(recipe.rules or []):
