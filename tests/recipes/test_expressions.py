@@ -80,3 +80,14 @@ def test_model_recipe_messages_use_the_right_article() -> None:
     with pytest.raises(ValidationError, match=r"an evaluate recipe reads exactly one input, got 2"):
         EvaluateRecipe.model_validate({"name": "e", "type": "evaluate", "inputs": ["a", "b"], "outputs": "m",
                                        "model": "fraud"})
+
+
+@pytest.mark.parametrize(("pattern", "refused"), [
+    ("pa\\", True), ("pa\\\\", False), ("pa\\\\\\", True), ("50\\%", False), ("\\", True), ("%", False)])
+def test_a_like_pattern_ending_in_a_lone_backslash_is_refused_when_planned(pattern: str, refused: bool) -> None:
+    text = f"s LIKE '{pattern}' OR s ILIKE '{pattern}'"
+    if not refused:
+        parse_checked(text, {"s": ColumnType.STRING})
+        return
+    with pytest.raises(ExpressionError, match=r"LIKE pattern '.*' ends with a lone backslash, the escape character"):
+        parse_checked(text, {"s": ColumnType.STRING}, where="recipes/r.yaml at steps[0].expr")

@@ -208,6 +208,10 @@ def check_read_only(sql: str, dialect: str) -> str | None:
         from tideflow.recipes.expressions import syntax_problem
 
         return syntax_problem(err, sql, what=f"{dialect} query")[0]
+    except RecursionError:
+        from tideflow.recipes.expressions import TOO_DEEP
+
+        return f"the {dialect} query is {TOO_DEEP}"
     if len(statements) != 1:
         return f"expected exactly one SELECT statement, got {len(statements)}"
     tree = statements[0]

@@ -86,6 +86,8 @@ def guarded(fn: F) -> F:
             raise fail(str(error), EXIT_CONNECTION) from None
         except TideflowError as error:
             raise fail(str(error), EXIT_USAGE) from None
+        except RecursionError:  # a text nested deeper than Python follows, found where no check caught it
+            raise fail("an expression, query or file is nested too deeply to read: simplify it", EXIT_USAGE) from None
         except Exception as error:
             if _is_connection_failure(error):
                 raise fail(f"cannot reach the database: {error}".strip(), EXIT_CONNECTION) from None

@@ -147,16 +147,28 @@ def read_secret(project_root: Path, key: str, *, connection: str) -> str:
     """A secret from the ignored ``.tide/secrets.yaml``. Errors never show secret values."""
     path = project_root / SECRETS_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # BaseLoader: every value is the text as written (0123 stays 0123, yes stays yes), never typed
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
     except FileNotFoundError:
         raise ConnectionError_(
             f"connection {connection!r}: password_secret {key!r} needs {SECRETS_FILE}, which does not exist"
         ) from None
-    except (OSError, yaml.YAMLError) as err:
+    except UnicodeDecodeError:
+        raise ConnectionError_(f"connection {connection!r}: cannot read {SECRETS_FILE}: expected UTF-8 text") from None
+    except yaml.YAMLError as err:  # the position only: YAML's message quotes the line, which may hold a secret
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConnectionError_(f"connection {connection!r}: cannot read {SECRETS_FILE}: expected YAML "
+                               f"'key: value' lines, got invalid YAML{at}") from None
+    except OSError as err:
         raise ConnectionError_(f"connection {connection!r}: cannot read {SECRETS_FILE}: {type(err).__name__}") from None
     if not isinstance(data, dict) or key not in data:
         raise ConnectionError_(f"connection {connection!r}: key {key!r} is missing from {SECRETS_FILE}")
-    return str(data[key])
+    value = data[key]
+    if not isinstance(value, str):
+        raise ConnectionError_(f"connection {connection!r}: key {key!r} of {SECRETS_FILE} holds a "
+                               f"{'list' if isinstance(value, list) else 'mapping'}; expected text")
+    return value
 
 
 def read_env_secret(name: str, *, connection: str) -> str:

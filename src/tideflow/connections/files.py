@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from sqlglot import exp
 
 from tideflow.connections.base import arrow_read_type, logical_type, read_schema
-from tideflow.errors import ConnectionError_, ProjectError
+from tideflow.errors import ConnectionError_, ProjectError, did_you_mean
 from tideflow.project import DatasetSpec, FilesConnection
 from tideflow.recipes import Schema
 from tideflow.recipes.operand_types import SQL_TYPE_NAMES
@@ -101,6 +101,19 @@ class FileStore:
         query = exp.select("*").from_(exp.Table(this=self.relation(dataset)))
         return ("DESCRIBE " if describe else "") + query.sql("duckdb")
 
+    def _check_declared_types(self, con: duckdb.DuckDBPyConnection, dataset: DatasetSpec, path: Path) -> None:
+        """A column ``types`` names that the file does not have is the dataset file's mistake (the reader
+        would only say 'Binder Error'): a ``ProjectError`` naming it and the nearest column."""
+        if not dataset.types:
+            return
+        plain = dataset.model_copy(update={"types": None})
+        columns = [str(row[0]) for row in con.execute(self._csv_sql(plain, describe=True)).fetchall()]
+        for column in dataset.types:
+            if column not in columns:
+                raise ProjectError(f"dataset {dataset.name!r}: types names column {column!r}, which "
+                                   f"{self.shown(path)} does not have{did_you_mean(column, columns)} "
+                                   f"(columns: {', '.join(columns)})", key_path=f"types.{column}")
+
     def exists(self, dataset: DatasetSpec) -> bool:
         return self.path_of(dataset).is_file()
 
@@ -112,6 +125,7 @@ class FileStore:
             if dataset.file_format == "csv":
                 con = duckdb.connect(":memory:")
                 try:
+                    self._check_declared_types(con, dataset, path)
                     return con.sql(self._csv_sql(dataset)).to_arrow_table()
                 finally:
                     con.close()
@@ -130,6 +144,7 @@ class FileStore:
             # instead of 0.6 s, and no copy of the file in memory)
             con = duckdb.connect(":memory:")
             try:
+                self._check_declared_types(con, dataset, path)
                 described = con.execute(self._csv_sql(dataset, describe=True)).fetchall()
             except duckdb.Error as err:
                 raise self._unreadable(dataset, path, err) from None

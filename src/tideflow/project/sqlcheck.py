@@ -15,7 +15,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from tideflow.errors import a, did_you_mean
-from tideflow.recipes.expressions import syntax_problem
+from tideflow.recipes.expressions import TOO_DEEP, syntax_problem
 
 # What a SQL recipe may not hold anywhere: it reads its inputs, Tideflow writes the output.
 FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = (
@@ -69,6 +69,8 @@ def one_query(text: str, dialect: str) -> exp.Query:
         parsed = sqlglot.parse(text, read=dialect)
     except (ParseError, TokenError) as err:  # TokenError: an unclosed quote or comment
         raise SqlProblem(*syntax_problem(err, text, what=f"{dialect} query")) from None
+    except RecursionError:  # the parser recurses per level of parentheses, calls or subqueries
+        raise SqlProblem(f"the {dialect} query is {TOO_DEEP}", None) from None
     statements = [s for s in parsed if s is not None]
     # the tokens of each statement only find the line of an error: not tokenized again on the good path
     if len(statements) != 1:

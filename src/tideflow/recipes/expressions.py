@@ -63,6 +63,9 @@ CAST_TYPES: dict[object, ColumnType] = {
 }
 
 
+TOO_DEEP = "nested too deeply: expected at most a few dozen levels of parentheses or calls; simplify it"
+
+
 def parse_expression(text: str, *, where: str | None = None) -> exp.Expression:
     """Parse ``text`` into a sqlglot tree; a syntax error becomes an ``ExpressionError``."""
     if not isinstance(text, str) or not text.strip():
@@ -71,6 +74,8 @@ def parse_expression(text: str, *, where: str | None = None) -> exp.Expression:
         statements = sqlglot.parse(text, error_level=sqlglot.ErrorLevel.RAISE)
     except (ParseError, TokenError) as err:
         raise ExpressionError(syntax_problem(err, text)[0], expression=text, where=where) from None
+    except RecursionError:  # the parser recurses per level of parentheses or calls
+        raise ExpressionError(TOO_DEEP, expression=text, where=where) from None
     if len(statements) != 1 or statements[0] is None:
         raise ExpressionError("expected one expression, got several statements", expression=text, where=where)
     tree = statements[0]
@@ -215,6 +220,12 @@ def check_expression(
                 f"unknown or disallowed function {name!r}{did_you_mean(name, FUNCTION_NAMES)}",
                 expression=shown, where=where,
             )
+        if isinstance(node, exp.Like | exp.ILike) and isinstance(node.expression, exp.Literal):
+            pattern = str(node.expression.this)
+            if (len(pattern) - len(pattern.rstrip("\\"))) % 2:  # an odd run of backslashes at the end
+                raise ExpressionError(
+                    f"LIKE pattern '{pattern}' ends with a lone backslash, the escape character: expected a "
+                    "character after it (write '\\\\' for a backslash)", expression=shown, where=where)
         if isinstance(node, exp.Cast | exp.TryCast):
             to = node.args["to"]
             if to.this not in CAST_TYPES:

@@ -301,6 +301,10 @@ def compile_read_only(query: str, dialect: str, parameters: Mapping[str, str]) -
         from tideflow.recipes.expressions import syntax_problem
 
         raise ProjectError(syntax_problem(err, query, what=f"{dialect} query")[0]) from None
+    except RecursionError:
+        from tideflow.recipes.expressions import TOO_DEEP
+
+        raise ProjectError(f"the {dialect} query is {TOO_DEEP}") from None
     if len(statements) != 1:
         raise ProjectError(f"expected exactly one SELECT statement, got {len(statements)} statements")
     tree = statements[0]
