@@ -347,3 +347,39 @@ def test_a_damaged_state_store_is_a_project_error_that_says_what_to_do(tmp_path:
     with pytest.raises(ProjectError, match=r"state.db: the build state store is damaged \(file is not a "
                                            r"database\); expected a SQLite database.*--mode forced"):
         StateStore(tmp_path)
+
+
+def test_damage_inside_the_state_store_and_a_read_only_one_are_clear_errors(make_project: Writer) -> None:
+    import sqlite3
+
+    from tideflow.errors import ConnectionError_, ProjectError
+    from tideflow.flow.state import StateStore
+
+    root = make_project({"clean.yaml": PREPARE}, {"orders.yaml": "table: orders\n"})
+    seed_orders(root)
+    assert build(load_project(root)).ok
+    store = StateStore(root / ".tide")
+    for i in range(50):  # pages a build reads, past a valid header: found only when queried
+        store.record_success(f"r{i}", "f" * 16, {"x": "y" * 400}, {"o": 1})
+    store.close()  # the last connection writes the WAL back into the file
+    with (root / ".tide" / "state.db").open("r+b") as db:
+        db.seek(4096)
+        db.write(bytes(range(256)) * 64)
+    with pytest.raises(ProjectError, match=r"the build state store is damaged \(.*\).*--mode forced"):
+        build(load_project(root), mode="smart")
+    store = StateStore(root.parent / "fresh")
+    refused = store._failure(sqlite3.OperationalError("attempt to write a readonly database"))
+    assert isinstance(refused, ConnectionError_) and "expected a writable" in str(refused)
+
+
+def test_downstream_of_a_source_rebuilds_what_it_feeds(make_project: Writer) -> None:
+    from tideflow.errors import ProjectError
+
+    root = make_project({"clean.yaml": PREPARE, "by_customer.yaml": GROUP}, {"orders.yaml": "table: orders\n"})
+    seed_orders(root)
+    assert build(load_project(root)).ok
+    result = build(load_project(root), ["orders"], mode="downstream")
+    assert result.ok and sorted(r.recipe for r in result.runs) == ["by_customer", "clean"]
+    with pytest.raises(ProjectError, match=r"dataset 'orders' is a source: no recipe builds it \(to rebuild what "
+                                           r"reads it, use --mode downstream\)"):
+        build(load_project(root), ["orders"], mode="forced")

@@ -41,7 +41,7 @@ def plan_build(project: Project, targets: list[str] | None = None, mode: str = "
         planner = Planner(project, workspace, engine_override=_check_engine(engine))
         selected = planner.select(targets, _check_mode(mode))
         steps = [planner.planned(n, why) for n, why in selected.items()]
-        candidates = planner.target_recipes(targets)
+        candidates = planner.target_recipes(targets, mode)
         skipped = [n for n in project.graph.order if n in candidates and n not in selected]
         planner.verify_checks([*selected, *candidates])
         return Plan(steps=steps, skipped=skipped)
@@ -58,7 +58,7 @@ def build(project: Project, targets: list[str] | None = None, mode: str = "smart
         for name in selected:
             planner.decide(name)
         # metrics and checks that cannot run on the schemas the plan knows are refused before anything runs
-        planner.verify_checks([*selected, *planner.target_recipes(targets)])
+        planner.verify_checks([*selected, *planner.target_recipes(targets, mode)])
         builder = Builder(planner, parallelism=parallelism or project.config.defaults.parallelism,
                           on_event=on_event)
         return builder.run(selected)

@@ -95,7 +95,9 @@ class Planner:
 
     # ------------------------------------------------------------------ selection
 
-    def target_recipes(self, targets: list[str] | None) -> list[str]:
+    def target_recipes(self, targets: list[str] | None, mode: str = "smart") -> list[str]:
+        """The recipes that write ``targets``; in ``downstream`` mode a source stands for the recipes
+        that read it (everything fed by the source is rebuilt)."""
         graph = self.project.graph
         if not targets:
             return list(graph.order)
@@ -103,15 +105,18 @@ class Planner:
         for name in targets:
             self.project.dataset(name)  # an unknown name: a ProjectError with what it is or the nearest one
             if name not in graph.producer:
-                raise ProjectError(f"dataset {name!r} is a source: no recipe builds it")
-            if graph.producer[name] not in out:
+                if mode != "downstream":
+                    raise ProjectError(f"dataset {name!r} is a source: no recipe builds it (to rebuild what "
+                                       "reads it, use --mode downstream)")
+                out += [r for r in graph.consumers.get(name, []) if r not in out]
+            elif graph.producer[name] not in out:
                 out.append(graph.producer[name])
         return out
 
     def select(self, targets: list[str] | None, mode: BuildMode) -> dict[str, str]:
         """Recipes to run, in topological order, each with why it runs."""
         graph = self.project.graph
-        chosen = self.target_recipes(targets)
+        chosen = self.target_recipes(targets, mode)
         if mode == "dataset":
             candidates = set(chosen)
         elif mode == "downstream":

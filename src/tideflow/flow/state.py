@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tideflow.errors import ProjectError
+from tideflow.errors import ConnectionError_, ProjectError, TideflowError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS recipe_state (
@@ -49,23 +51,48 @@ class StateStore:
     """A small SQLite database; safe to use from the builder's threads."""
 
     def __init__(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / "state.db"
         self._lock = threading.Lock()
-        self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            self._con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as err:
+            raise self._unwritable(err) from None
         try:
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as err:  # a truncated or overwritten file: say what to do with it
+        except sqlite3.DatabaseError as err:
             self._con.close()
-            raise ProjectError(
-                f"the build state store is damaged ({err}); expected a SQLite database. It only records "
-                "what was built and when: move it aside and run `tide flow build --mode forced` to rebuild it",
-                file=str(self.path)) from err
+            raise self._failure(err) from None
+
+    def _unwritable(self, err: Exception) -> ConnectionError_:
+        return ConnectionError_(f"cannot write the build state store {self.path} ({err}): expected a writable "
+                                f"{self.path.parent} folder (every command that reads the Flow records there)")
+
+    def _failure(self, err: sqlite3.Error) -> TideflowError:
+        """A read-only file or folder is a connection error (exit 3); anything else SQLite refuses means a
+        truncated or overwritten file: say what to do with it (exit 2)."""
+        text = str(err).lower()
+        if isinstance(err, sqlite3.OperationalError) and ("readonly" in text or "unable to open" in text
+                                                          or "disk i/o" in text or "locked" in text):
+            return self._unwritable(err)
+        return ProjectError(
+            f"the build state store is damaged ({err}); expected a SQLite database. It only records "
+            "what was built and when: move it aside and run `tide flow build --mode forced` to rebuild it",
+            file=str(self.path))
+
+    @contextlib.contextmanager
+    def _sql(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; SQLite's errors as Tideflow's (never a traceback)."""
+        with self._lock:
+            try:
+                yield self._con
+            except sqlite3.Error as err:
+                raise self._failure(err) from None
 
     def recipe(self, name: str) -> RecipeState | None:
-        with self._lock:
-            row = self._con.execute(
+        with self._sql() as con:
+            row = con.execute(
                 "SELECT fingerprint, input_versions, built_at FROM recipe_state WHERE recipe = ?", (name,)
             ).fetchone()
         if row is None:
@@ -73,8 +100,8 @@ class StateStore:
         return RecipeState(fingerprint=row[0], input_versions=json.loads(row[1]), built_at=row[2])
 
     def dataset_version(self, name: str) -> str | None:
-        with self._lock:
-            row = self._con.execute("SELECT version FROM dataset_state WHERE dataset = ?", (name,)).fetchone()
+        with self._sql() as con:
+            row = con.execute("SELECT version FROM dataset_state WHERE dataset = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
 
     def record_success(
@@ -83,27 +110,28 @@ class StateStore:
         """Record a successful build of ``recipe``; return the new version of each output."""
         now = time.time()
         versions = {out: uuid.uuid4().hex[:16] for out in outputs}
-        with self._lock:
-            self._con.execute("BEGIN")
+        with self._sql() as con:
+            con.execute("BEGIN")
             try:
-                self._con.execute(
+                con.execute(
                     "INSERT OR REPLACE INTO recipe_state VALUES (?, ?, ?, ?)",
                     (recipe, fingerprint, json.dumps(input_versions, sort_keys=True), now),
                 )
                 for out, rows in outputs.items():
-                    self._con.execute(
+                    con.execute(
                         "INSERT OR REPLACE INTO dataset_state VALUES (?, ?, ?, ?)", (out, versions[out], rows, now)
                     )
-                self._con.execute("COMMIT")
+                con.execute("COMMIT")
             except Exception:
-                self._con.execute("ROLLBACK")
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
                 raise
         return versions
 
     def log_run(self, build_id: str, recipe: str, engine: str, status: str, seconds: float,
                 rows: dict[str, int], error: str) -> None:
-        with self._lock:
-            self._con.execute(
+        with self._sql() as con:
+            con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (build_id, recipe, engine, status, seconds, json.dumps(rows), error, time.time()),
             )
