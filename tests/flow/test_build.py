@@ -383,3 +383,29 @@ def test_downstream_of_a_source_rebuilds_what_it_feeds(make_project: Writer) -> 
     with pytest.raises(ProjectError, match=r"dataset 'orders' is a source: no recipe builds it \(to rebuild what "
                                            r"reads it, use --mode downstream\)"):
         build(load_project(root), ["orders"], mode="forced")
+
+
+@pytest.mark.postgres
+def test_the_outputs_of_one_memory_recipe_are_swapped_in_together(make_project: Writer, pg_schema: str,
+                                                                  pg_conn: object) -> None:
+    run = pg_conn.execute  # type: ignore[attr-defined]
+    run(f'CREATE TABLE "{pg_schema}".src AS SELECT 1 AS k')
+    config = (f"name: t\nconnections:\n  pg: {{type: postgres, dbname: test, user: postgres, schema: {pg_schema}}}\n"
+              "defaults: {connection: pg}\n")
+    code = ("import polars as pl\n\ndef two(inputs):\n    k = inputs['src']\n"
+            "    return {{'two_a': k.with_columns(gen=pl.lit({gen})), 'two_b': k.with_columns({b}=pl.lit({gen}))}}\n")
+    recipe = "type: python\ninputs: src\noutputs: [two_a, two_b]\nfile: two.py\nfunction: two\n"
+    root = make_project({"two.yaml": recipe}, {"src.yaml": "table: src\n"}, config=config,
+                        extra={"recipes/two.py": code.format(gen=1, b="gen")})
+    assert build(load_project(root)).ok
+    # the second output cannot be written (a 70-byte column name): the first must not be replaced alone
+    (root / "recipes" / "two.py").write_text(code.format(gen=2, b="g" * 70))
+    assert not build(load_project(root), mode="forced").ok
+    assert run(f'SELECT gen FROM "{pg_schema}".two_a').fetchall() == [(1,)]
+    assert run(f'SELECT gen FROM "{pg_schema}".two_b').fetchall() == [(1,)]
+    leftovers = run("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s "
+                    "AND table_name LIKE '\\_\\_tide\\_tmp%%'", (pg_schema,)).fetchall()
+    assert leftovers == [(0,)]
+    (root / "recipes" / "two.py").write_text(code.format(gen=3, b="gen"))
+    assert build(load_project(root)).ok
+    assert run(f'SELECT gen FROM "{pg_schema}".two_a').fetchall() == [(3,)]

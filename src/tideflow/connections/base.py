@@ -220,6 +220,12 @@ class SqlConnection(ABC):
         """Atomically replace ``table`` with ``data``; return the row count."""
 
     @abstractmethod
+    def write_arrows(self, tables: dict[str, pa.Table]) -> dict[str, int]:
+        """Atomically replace several tables: every one is written to its temporary table first, then all
+        are swapped in one transaction (a failure or a kill before it leaves every previous table).
+        Return the row count of each."""
+
+    @abstractmethod
     def fetch_batches(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """The rows of ``sql`` as record batches of at most ``batch_rows`` rows, streamed from the
         database. Use a connection that runs nothing else until the iterator is exhausted or closed."""

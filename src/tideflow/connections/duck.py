@@ -156,14 +156,7 @@ class DuckDBSql(SqlConnection):
         return self._swap(temps)
 
     def write_arrow(self, table: str, data: pa.Table) -> int:
-        temp = temp_table_name(table)
-        view = f"__tide_arrow_{temp}"
-        self.con.register(view, data)
-        try:
-            self.con.execute(f"CREATE TABLE {self._qualified(temp)} AS SELECT * FROM {_ident(view)}")
-        finally:
-            self.con.unregister(view)
-        return self._swap({table: temp})[table]
+        return self.write_arrows({table: data})[table]
 
     def fetch_batches(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         reader = self.con.sql(sql).to_arrow_reader(batch_rows)
@@ -174,6 +167,34 @@ class DuckDBSql(SqlConnection):
 
     def write_batches(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                       before_swap: BeforeSwap | None = None) -> int:
+        temp = self._write_temp(table, schema, batches)
+        try:
+            if before_swap is not None:
+                before_swap({table: temp})
+        except BaseException:
+            self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
+            raise
+        return self._swap({table: temp})[table]
+
+    def write_arrows(self, tables: dict[str, pa.Table]) -> dict[str, int]:
+        temps: dict[str, str] = {}
+        try:
+            for table, data in tables.items():
+                temps[table] = temp = temp_table_name(table)
+                view = f"__tide_arrow_{temp}"
+                self.con.register(view, data)
+                try:
+                    self.con.execute(f"CREATE TABLE {self._qualified(temp)} AS SELECT * FROM {_ident(view)}")
+                finally:
+                    self.con.unregister(view)
+        except BaseException:
+            for temp in temps.values():
+                self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
+            raise
+        return self._swap(temps)
+
+    def _write_temp(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> str:
+        """A new temporary table of ``table`` holding ``batches``; dropped again when writing fails."""
         temp = temp_table_name(table)
         view = f"__tide_arrow_{temp}"
         self.con.register(view, pa.Table.from_batches([], schema=schema))
@@ -184,14 +205,12 @@ class DuckDBSql(SqlConnection):
                 self.con.register(view, pa.Table.from_batches([batch], schema=schema))
                 self.con.execute(f"INSERT INTO {self._qualified(temp)} SELECT * FROM {_ident(view)}")
                 self.con.unregister(view)
-            if before_swap is not None:
-                before_swap({table: temp})
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 self.con.unregister(view)
             self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
             raise
-        return self._swap({table: temp})[table]
+        return temp
 
     def _swap(self, temps: dict[str, str]) -> dict[str, int]:
         """Swap every temp table in for its target in one transaction."""

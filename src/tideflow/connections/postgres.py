@@ -185,7 +185,7 @@ class PostgresSql(SqlConnection):
         return counts
 
     def write_arrow(self, table: str, data: pa.Table) -> int:
-        return self.write_batches(table, data.schema, data.to_batches(max_chunksize=50_000))
+        return self.write_arrows({table: data})[table]
 
     def fetch_batches(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """Through a server-side cursor in a transaction of its own: ``batch_rows`` rows per fetch."""
@@ -207,6 +207,32 @@ class PostgresSql(SqlConnection):
 
     def write_batches(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                       before_swap: BeforeSwap | None = None) -> int:
+        temp, rows = self._write_temp(table, schema, batches)
+        try:
+            if before_swap is not None:
+                before_swap({table: temp})
+        except BaseException:
+            self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
+            raise
+        self._swap({table: temp})
+        return rows
+
+    def write_arrows(self, tables: dict[str, pa.Table]) -> dict[str, int]:
+        temps: dict[str, str] = {}
+        rows: dict[str, int] = {}
+        try:
+            for table, data in tables.items():
+                temps[table], rows[table] = self._write_temp(table, data.schema, data.to_batches(max_chunksize=50_000))
+        except BaseException:
+            for temp in temps.values():
+                self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
+            raise
+        self._swap(temps)
+        return rows
+
+    def _write_temp(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> tuple[str, int]:
+        """A new temporary table of ``table`` holding ``batches`` (its name, its rows); dropped again when
+        writing fails."""
         from tideflow.connections.base import arrow_logical_type
 
         for name in schema.names:
@@ -230,13 +256,10 @@ class PostgresSql(SqlConnection):
                     pacsv.write_csv(batch.cast(target), sink, options)
                     copy.write(sink.getbuffer())
                     rows += batch.num_rows
-            if before_swap is not None:
-                before_swap({table: temp})
         except BaseException:
             self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
             raise
-        self._swap({table: temp})
-        return rows
+        return temp, rows
 
     def _swap(self, temps: dict[str, str]) -> None:
         """Swap every temp table in for its target in one transaction."""

@@ -203,11 +203,8 @@ class Builder:
             results = {o: df.to_arrow() for o, df in outputs.items()}
         for out, table in results.items():  # checks first: a failing one writes none of the outputs
             self.checks.verify_arrow(out, table)
-        rows: dict[str, int] = {}
-        for out, table in results.items():
-            moved += table.nbytes
-            rows[out] = self.workspace.write_arrow(out, table)
-        return rows, moved
+        moved += sum(table.nbytes for table in results.values())
+        return self.workspace.write_arrows(results), moved  # the outputs of one connection swap in together
 
 
 def stored_note(planner: Planner, recipe: str) -> str:

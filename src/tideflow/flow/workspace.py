@@ -152,6 +152,25 @@ class Workspace:
         sql.drop_stale_temps(spec.table_name)  # a killed build's leftovers
         return sql.write_arrow(spec.table_name, data)
 
+    def write_arrows(self, data: dict[str, pa.Table]) -> dict[str, int]:
+        """Write several datasets (the outputs of one recipe): those of one SQL connection are swapped in
+        together, in one transaction; files are each replaced atomically."""
+        rows: dict[str, int] = {}
+        by_connection: dict[str, dict[str, tuple[str, pa.Table]]] = {}
+        for dataset, table in data.items():
+            if self.is_files(dataset):
+                rows[dataset] = self.write_arrow(dataset, table)
+            else:
+                spec = self.dataset_spec(dataset)
+                by_connection.setdefault(self.project.connection_of(dataset), {})[spec.table_name] = (dataset, table)
+        for conn, tables in by_connection.items():
+            sql = self.sql(conn)
+            for name in tables:
+                sql.drop_stale_temps(name)  # a killed build's leftovers
+            counts = sql.write_arrows({name: table for name, (_, table) in tables.items()})
+            rows.update({dataset: counts[name] for name, (dataset, _) in tables.items()})
+        return rows
+
     def read_batches(self, dataset: str, batch_rows: int) -> Generator[pa.RecordBatch, None, None]:
         """The rows of ``dataset`` in record batches, streamed from its database on a connection of
         their own (so that this thread's connection can write meanwhile). A files dataset is read whole."""
