@@ -219,6 +219,21 @@ class SqlConnection(ABC):
     def write_arrow(self, table: str, data: pa.Table) -> int:
         """Atomically replace ``table`` with ``data``; return the row count."""
 
+    def drop_tables(self, tables: Iterable[str]) -> None:
+        """Drop ``tables`` where they exist (the temporary tables of a write that failed)."""
+        for table in tables:
+            self.execute(f"DROP TABLE IF EXISTS {self.table_ref(table).sql(self.dialect)}")
+
+    def checked_temps(self, temps: dict[str, str], before_swap: BeforeSwap | None) -> None:
+        """Show the written temporary tables to ``before_swap``; drop them when it raises."""
+        if before_swap is None:
+            return
+        try:
+            before_swap(dict(temps))
+        except BaseException:
+            self.drop_tables(temps.values())
+            raise
+
     @abstractmethod
     def write_arrows(self, tables: dict[str, pa.Table]) -> dict[str, int]:
         """Atomically replace several tables: every one is written to its temporary table first, then all

@@ -168,12 +168,7 @@ class DuckDBSql(SqlConnection):
     def write_batches(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                       before_swap: BeforeSwap | None = None) -> int:
         temp = self._write_temp(table, schema, batches)
-        try:
-            if before_swap is not None:
-                before_swap({table: temp})
-        except BaseException:
-            self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
-            raise
+        self.checked_temps({table: temp}, before_swap)
         return self._swap({table: temp})[table]
 
     def write_arrows(self, tables: dict[str, pa.Table]) -> dict[str, int]:

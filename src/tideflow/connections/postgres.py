@@ -208,12 +208,7 @@ class PostgresSql(SqlConnection):
     def write_batches(self, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch],
                       before_swap: BeforeSwap | None = None) -> int:
         temp, rows = self._write_temp(table, schema, batches)
-        try:
-            if before_swap is not None:
-                before_swap({table: temp})
-        except BaseException:
-            self.con.execute(f"DROP TABLE IF EXISTS {self._qualified(temp)}")
-            raise
+        self.checked_temps({table: temp}, before_swap)
         self._swap({table: temp})
         return rows
 
