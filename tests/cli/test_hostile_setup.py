@@ -46,8 +46,11 @@ def test_init_where_no_directory_can_be_made_and_a_hostile_name(tmp_path: Path) 
     (tmp_path / "afile").write_text("x")
     code, output = tide("init", str(tmp_path / "afile" / "sub"))
     assert code == 2 and "cannot create the project in" in output and "Not a directory" in output, output
-    code, output = tide("init", str(tmp_path / "q"), "--name", "x\nconnections: {}")
-    assert code == 2 and "--name: expected a name on one line" in output, output
+    for hostile in ("x\nconnections: {}", "a\x85b", "\ufeffname", ""):  # C0, C1 and format characters
+        code, output = tide("init", str(tmp_path / "q"), "--name", hostile)
+        assert code == 2 and "--name: expected a name on one line" in output, (hostile, output)
+    assert tide("init", str(tmp_path / "u"), "--name", "café ✓")[0] == 0
+    assert yaml.safe_load((tmp_path / "u" / "tideflow.yaml").read_text())["name"] == "café ✓"
     assert tide("init", str(tmp_path / "q"), "--name", "a: b #c")[0] == 0
     config = yaml.safe_load((tmp_path / "q" / "tideflow.yaml").read_text())
     assert config["name"] == "a: b #c" and set(config) == {"name", "description", "connections", "defaults"}

@@ -88,8 +88,8 @@ PREPARE_STEPS: list[list[dict[str, Any]]] = [
      {"op": "regex_extract", "column": S, "pattern": "([a-z]*)([0-9]+)", "group": 1, "output": "d1"}],
     # the portable regex subset (tideflow.recipes.regex): classes, alternation, non-capturing groups, anchors
     [{"op": "regex_extract", "column": S, "pattern": p, "group": g, "output": f"r{i}"}
-     for i, (p, g) in enumerate((("^([A-Za-z]+)[0-9]?", 1), ("(?:ab|[^a-z0-9])+([0-9]{1,3})", 1),
-                                 ("([]a-]+)|(x+)$", 2), ("[\\d\\s]([^ ]*)", 0), ("\\.(.)", 1)))],
+     for i, (p, g) in enumerate((("^([A-Za-z]+)[0-9]?", 1), ("(?:ab|[^a-z0-9]x)+([0-9]{1,3})", 1),
+                                 ("([]a-]+)(x?)$", 2), ("[\\d\\s]([^ ]*)", 0), ("\\.(.)", 1)))],
     # Doubles that are not finite (the generator draws inf, -inf, NaN and -0.0): docs/recipes.md's rules.
     [{"op": "formula", "column": c, "expr": e} for c, e in (
         ("sq", f'SQRT("{V}")'), ("ln", f'LN("{V}")'), ("ex", f'EXP("{V}")'), ("p0", f'POWER("{V}", 0)'),

@@ -13,10 +13,21 @@ from tideflow.project import load_project
 from tideflow.recipes.regex import portable_regex_problem
 
 ACCEPTED = [r"^([a-z]+)", r"([0-9]{1,3})-(\d+)", r"(?:ab|cd)+x$", r"[]a-]+", r"[^]a]", r"\.\*\\", r"a{2,}",
-            r"[\d\s\w]+\S", r"(a|b)*", "[{}]", r"\{\}", "日本(語)"]
+            r"[\d\s\w]+\S", r"(a|b)*", "[{}]", r"\{\}", "日本(語)", r"(jan|feb|mar)-([0-9]{2})", r"a{255}",
+            r"[a-z-]", r"\-\[\]"]
 REFUSED = {
     r"Y*?([0-9]{1,3})": "a lazy quantifier",
-    r"(a|b+?)": "a lazy quantifier",
+    r"(ab)+?": "a lazy quantifier",
+    r"(cat|category)": "an alternation whose branches can match different lengths",
+    r"x(?:a|bc)": "an alternation whose branches can match different lengths",
+    r"[a[b]]": "a '[' inside a class",
+    r"[+--]": "'--' inside a class",
+    r"[a&&b]": "'&&' inside a class",
+    r"\<word\>": r"the escape \<",
+    "\\€": r"the escape \€",
+    r"(?#note)a": "a comment (?#...)",
+    r"(?u)a": "inline flags",
+    r"a{300}": "a repeat count over 255",
     r"\b([a-z]+)\b": r"the escape \b (a backspace on PostgreSQL",
     r"[[:alpha:]]+": "a POSIX class",
     r"(?i)(abc)": "inline flags",

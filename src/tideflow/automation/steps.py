@@ -50,6 +50,11 @@ def _tail(text: str) -> str:
     return f"[... {len(text) - LOG_LIMIT_CHARS} characters cut ...]\n" + text[-LOG_LIMIT_CHARS:]
 
 
+# A scheduled build queues behind a build someone started by hand, as steps queue for the database: the
+# step's own timeout (which kills this child) bounds the wait.
+BUILD_LOCK_WAIT_S = 6 * 3600.0
+
+
 def run_in_child(job: dict[str, Any], timeout_s: float | None) -> ChildResult:
     """Run ``job`` in a child process; kill its process group after ``timeout_s``."""
     started = time.monotonic()
@@ -126,7 +131,7 @@ def _build(job: dict[str, Any]) -> tuple[bool, str]:
     from tideflow.project import load_project
 
     step = job["step"]
-    result = build(load_project(job["root"]), step["datasets"] or None, step["mode"],
+    result = build(load_project(job["root"]), step["datasets"] or None, step["mode"], lock_wait_s=BUILD_LOCK_WAIT_S,
                    on_event=lambda e: print(f"{e.kind} {e.recipe} {e.message}".rstrip(), flush=True))
     if result.ok:
         built = [r.recipe for r in result.runs if r.status == "ok"]
@@ -180,7 +185,7 @@ def _build_recipe(job: dict[str, Any]) -> tuple[bool, str]:
     project = load_project(job["root"])
     recipe = project.recipe(step["recipe"])
     outputs = list(recipe.outputs)
-    result = build(project, outputs, step["mode"],
+    result = build(project, outputs, step["mode"], lock_wait_s=BUILD_LOCK_WAIT_S,
                    on_event=lambda e: print(f"{e.kind} {e.recipe} {e.message}".rstrip(), flush=True))
     if result.ok:
         ran = [r.recipe for r in result.runs if r.status == "ok"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import unicodedata
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -87,13 +88,13 @@ def scaffold(directory: Path, name: str | None = None) -> list[Path]:
         )
     if directory.exists() and not directory.is_dir():
         raise ProjectError(f"{directory} exists and is not a directory")
-    if name is not None and not re.fullmatch(r"[^\x00-\x1f\x7f]+", name):
+    if name is not None and (not name or any(unicodedata.category(ch).startswith("C") for ch in name)):
         raise ProjectError(f"--name: expected a name on one line without control characters, got {name!r}")
     name = name or project_name(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         # the name goes into tideflow.yaml as a YAML (JSON) string: 'a: b' stays one value, not a new key
-        return copy_tree(template, directory, {"name": name, "name_yaml": json.dumps(name, ensure_ascii=False)})
+        return copy_tree(template, directory, {"name": name, "name_yaml": json.dumps(name)})
     except OSError as err:
         raise ProjectError(f"cannot create the project in {directory}: {err.strerror or err}") from None
 

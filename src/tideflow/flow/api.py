@@ -9,7 +9,7 @@ import pyarrow as pa
 from tideflow.engines.sql import to_sql
 from tideflow.errors import ProjectError, UnsupportedPushdown
 from tideflow.flow.builder import Builder
-from tideflow.flow.buildlock import build_lock
+from tideflow.flow.buildlock import WAIT_S, build_lock
 from tideflow.flow.locate import with_lines
 from tideflow.flow.model import BuildEvent, BuildMode, BuildResult, Plan, PlannedRecipe
 from tideflow.flow.planner import Planner
@@ -49,10 +49,11 @@ def plan_build(project: Project, targets: list[str] | None = None, mode: str = "
 
 @with_lines
 def build(project: Project, targets: list[str] | None = None, mode: str = "smart", engine: str | None = None,
-          *, on_event: Callable[[BuildEvent], None] | None = None, parallelism: int | None = None) -> BuildResult:
+          *, on_event: Callable[[BuildEvent], None] | None = None, parallelism: int | None = None,
+          lock_wait_s: float = WAIT_S) -> BuildResult:
     """Build ``targets`` (dataset names; None: everything) in ``mode``; one build of a project at a time
-    (``buildlock``: a second one waits a few seconds, then ``BuildBusy``)."""
-    with build_lock(project.state_dir), Workspace(project) as workspace:
+    (``buildlock``: a second one waits ``lock_wait_s``, then ``BuildBusy``)."""
+    with build_lock(project.state_dir, wait_s=lock_wait_s), Workspace(project) as workspace:
         planner = Planner(project, workspace, engine_override=_check_engine(engine))
         selected = planner.select(targets, _check_mode(mode))
         for name in selected:

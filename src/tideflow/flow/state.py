@@ -73,8 +73,11 @@ class StateStore:
         """A read-only file or folder is a connection error (exit 3); anything else SQLite refuses means a
         truncated or overwritten file: say what to do with it (exit 2)."""
         text = str(err).lower()
+        if isinstance(err, sqlite3.OperationalError) and "locked" in text:
+            return ConnectionError_(f"the build state store {self.path} is busy: another process is writing it "
+                                    f"({err}); retry when it is done")
         if isinstance(err, sqlite3.OperationalError) and ("readonly" in text or "unable to open" in text
-                                                          or "disk i/o" in text or "locked" in text):
+                                                          or "disk i/o" in text):
             return self._unwritable(err)
         return ProjectError(
             f"the build state store is damaged ({err}); expected a SQLite database. It only records "
