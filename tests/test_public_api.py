@@ -10,7 +10,8 @@ import tideflow.recipes
 
 def test_flow_api() -> None:
     assert sorted(tideflow.flow.__all__) == [
-        "BUILD_MODES", "BuildEvent", "BuildMode", "BuildResult", "Plan", "PlannedRecipe", "RecipeRun", "Workspace",
+        "BUILD_MODES", "BuildBusy", "BuildEvent", "BuildMode", "BuildResult", "Plan", "PlannedRecipe", "RecipeRun",
+        "Workspace",
         "build", "dataset_head", "dataset_schema", "explain_recipe", "plan_build", "recipe_sql",
     ]
 
